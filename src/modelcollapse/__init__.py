@@ -1,0 +1,1 @@
+"""modelcollapse: simulate, measure and explain model collapse."""

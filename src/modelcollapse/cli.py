@@ -1,0 +1,155 @@
+"""The command line: a thin typer layer over the Python API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from modelcollapse.run.loading import ConfigError, apply_overrides, expand, read_yaml
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse.")
+console = Console(width=max(Console().width, 140))
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="experiment YAML file")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="results folder (created; reruns resume)")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: FIELD=VALUE")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run an experiment (all sweep cells and workflows) and print the summary table."""
+    from modelcollapse.run.runner import run as run_experiment
+
+    try:
+        raw = apply_overrides(read_yaml(config), set_ or [])
+        expand(raw)  # validate everything before a folder is touched
+    except ConfigError as e:
+        _fail(str(e))
+    if quiet:
+        summary = run_experiment(raw, out)
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task(raw.get("name", "run"), total=None)
+            summary = run_experiment(raw, out, lambda name, done, total: bar.update(task, completed=done, total=total))
+    err.print(
+        f"{summary.cells} cell(s), {summary.chunks_run} chunk(s) run, {summary.chunks_skipped} already done, "
+        f"{summary.rows} rows in {summary.seconds:.1f} s -> {out}",
+        highlight=False,
+    )
+    show(out)
+
+
+@app.command()
+def show(
+    folder: Annotated[Path, typer.Argument(help="results folder")],
+    generation: Annotated[list[int] | None, typer.Option("--generation", "-g", help="generations to show")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metrics to show")] = None,
+) -> None:
+    """A table of metric mean ± standard error per workflow at chosen generations."""
+    from modelcollapse.store import Store
+
+    try:
+        store = Store.open(folder, read_only=True)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    with store:
+        gens = generation or _default_generations(store)
+        df = store.summary(gens, metric)
+        sweep = store.sweep_columns()
+    if df.empty:
+        _fail(f"no rows for generations {gens} and metrics {metric or 'all'}")
+    for keys, part in df.groupby(["experiment", *sweep], sort=True, dropna=False):
+        title = " ".join(str(k) for k in (keys if isinstance(keys, tuple) else (keys,)))
+        if sweep:
+            title = f"{keys[0]}  " + ", ".join(f"{c}={v}" for c, v in zip(sweep, keys[1:], strict=True))
+        table = Table(title=title, title_justify="left")
+        table.add_column("metric", no_wrap=True)
+        table.add_column("workflow", no_wrap=True)
+        for g in gens:
+            table.add_column(f"gen {g}", justify="right", no_wrap=True)
+        for (m, w), rows in part.groupby(["metric", "workflow"], sort=True):
+            cells = {r.generation: _fmt(r.mean, r.se, r.nonfinite) for r in rows.itertuples()}
+            table.add_row(m, w, *(cells.get(g, "") for g in gens))
+        console.print(table)
+
+
+def _default_generations(store) -> list[int]:  # type: ignore[no-untyped-def]
+    last = int(store.table("SELECT max(generation) AS g FROM results")["g"].iloc[0])
+    return sorted({1, 2, max(1, last // 2), last})
+
+
+def _fmt(mean: float, se: float, nonfinite: float) -> str:
+    text = f"{mean:.4g}±{se:.2g}" if se == se else f"{mean:.4g}"
+    return text + (f" ({int(nonfinite)} non-finite)" if nonfinite else "")
+
+
+@app.command("list")
+def list_() -> None:
+    """Model families, workflows and metrics, with one-line descriptions."""
+    from modelcollapse.run import config as c
+
+    def doc(obj: object) -> str:
+        return (obj.__doc__ or "").strip().splitlines()[0]
+
+    for title, items in [
+        ("sources (source.kind)", {k: v for k, v in zip(c.SOURCE_KINDS, c.SourceConfig.__origin__.__args__, strict=True)}),
+        ("model families (model.kind)", c.BUILTIN_MODELS),
+        ("workflows (workflow.kind)", dict(zip(c.WORKFLOW_KINDS, c.WorkflowConfig.__origin__.__args__, strict=True))),
+    ]:
+        table = Table(title=title, title_justify="left")
+        table.add_column("kind")
+        table.add_column("description")
+        for kind, cls in items.items():
+            table.add_row(kind, doc(cls))
+        console.print(table)
+    from modelcollapse.models import BernoulliFamily, CategoricalFamily, GaussianFamily, LinearRegressionFamily, PoissonFamily
+
+    table = Table(title="metrics (metrics: [...]; train_size is always recorded)", title_justify="left")
+    for col in ("family", "metric", "description"):
+        table.add_column(col)
+    for fam in (GaussianFamily(), LinearRegressionFamily(), CategoricalFamily(2), BernoulliFamily(), PoissonFamily()):
+        for name, m in fam.metrics.items():
+            table.add_row(type(fam).__name__.removesuffix("Family"), name, m.description)
+    console.print(table)
+
+
+@app.command()
+def export(
+    folder: Annotated[Path, typer.Argument(help="results folder")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="write the results table as CSV")] = None,
+    parquet: Annotated[Path | None, typer.Option("--parquet", help="write the results table as Parquet")] = None,
+) -> None:
+    """Write the tidy results table (sorted) to CSV and/or Parquet."""
+    from modelcollapse.store import Store
+
+    if not csv and not parquet:
+        _fail("give --csv FILE and/or --parquet FILE")
+    try:
+        store = Store.open(folder, read_only=True)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    with store:
+        store.export(csv, parquet)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted; finished chunks are saved and a rerun resumes")
+        sys.exit(130)

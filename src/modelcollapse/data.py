@@ -1,0 +1,97 @@
+"""Batched data sets: the rows a workflow moves around, one data set per replicate.
+
+Every column of a :class:`Rows` has shape ``(B, n, ...)``: ``B`` replicates that
+each hold ``n`` rows. Sufficient-statistics classes of the analytic families
+follow the same small protocol (``n`` and ``+``), so workflows never need to
+know which representation they hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Self
+
+import numpy as np
+
+
+class Data(Protocol):
+    """What a workflow needs of a data set: its size and a union."""
+
+    @property
+    def n(self) -> int: ...
+
+    def __add__(self, other: Self) -> Self: ...
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Raw rows, ``cols[name].shape == (B, n, ...)`` for every column."""
+
+    cols: dict[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return next(iter(self.cols.values())).shape[1]
+
+    @property
+    def batch(self) -> int:
+        return next(iter(self.cols.values())).shape[0]
+
+    def __add__(self, other: Rows) -> Rows:
+        return Rows({k: np.concatenate([v, other.cols[k]], axis=1) for k, v in self.cols.items()})
+
+    def take(self, k: int, rng: np.random.Generator) -> Rows:
+        """A uniform subsample of ``k`` rows without replacement, drawn per replicate."""
+        return self.index(_choose(self.batch, self.n, k, rng))
+
+    def index(self, idx: np.ndarray) -> Rows:
+        """Rows ``idx[b]`` of replicate ``b``; ``idx`` has shape ``(B, k)``."""
+        return Rows({k: _gather(v, idx) for k, v in self.cols.items()})
+
+
+class RowPool:
+    """A growing union of row sets, stored in preallocated buffers.
+
+    Appending costs the size of the new rows only; :meth:`take` draws a uniform
+    subsample of the whole union without materialising it.
+    """
+
+    def __init__(self, first: Rows, capacity: int) -> None:
+        self._bufs = {
+            k: np.empty((v.shape[0], max(capacity, v.shape[1]), *v.shape[2:]), v.dtype)
+            for k, v in first.cols.items()
+        }
+        self._n = 0
+        self.append(first)
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    def append(self, rows: Rows) -> None:
+        m = rows.n
+        for k, v in rows.cols.items():
+            buf = self._bufs[k]
+            if self._n + m > buf.shape[1]:
+                grown = np.empty((buf.shape[0], 2 * (self._n + m), *buf.shape[2:]), buf.dtype)
+                grown[:, : self._n] = buf[:, : self._n]
+                self._bufs[k] = buf = grown
+            buf[:, self._n : self._n + m] = v
+        self._n += m
+
+    def rows(self) -> Rows:
+        return Rows({k: v[:, : self._n] for k, v in self._bufs.items()})
+
+    def take(self, k: int, rng: np.random.Generator) -> Rows:
+        batch = next(iter(self._bufs.values())).shape[0]
+        return self.rows().index(_choose(batch, self._n, k, rng))
+
+
+def _choose(batch: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    if not 0 <= k <= n:
+        raise ValueError(f"cannot take {k} rows without replacement from {n}")
+    return np.stack([rng.choice(n, size=k, replace=False, shuffle=False) for _ in range(batch)])
+
+
+def _gather(v: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return v[np.arange(v.shape[0])[:, None], idx]

@@ -1,0 +1,86 @@
+"""Batched linear algebra shared by the analytic families (leading axis = replicates)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Eigenvalues of a Gram matrix below this fraction of its largest are treated
+# as zero by the pseudo-inverse (the matrix is singular in exact arithmetic).
+PINV_RTOL = 1e-10
+
+
+def psd_factor(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A factor ``f`` with ``f @ f.T == a`` for each PSD matrix, and whether it is triangular.
+
+    Cholesky where it succeeds; a symmetric eigendecomposition, with negative
+    round-off clipped, for the singular matrices where it does not.
+    """
+    try:
+        return np.linalg.cholesky(a), np.ones(a.shape[0], bool)
+    except np.linalg.LinAlgError:
+        pass
+    f = np.empty_like(a)
+    tri = np.zeros(a.shape[0], bool)
+    for b in range(a.shape[0]):
+        try:
+            f[b] = np.linalg.cholesky(a[b])
+            tri[b] = True
+        except np.linalg.LinAlgError:
+            lam, v = np.linalg.eigh(a[b])
+            f[b] = v * np.sqrt(np.clip(lam, 0.0, None))
+    return f, tri
+
+
+def logdet_from_factor(f: np.ndarray, tri: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """log det of ``a = f f^T``; -inf where ``a`` is singular."""
+    out = np.empty(a.shape[0])
+    if f.shape[-1] != a.shape[-1]:  # low-rank factor: singular by construction
+        out[:] = -np.inf
+        return out
+    diag = np.abs(np.diagonal(f, axis1=-2, axis2=-1))
+    with np.errstate(divide="ignore"):
+        out[tri] = 2.0 * np.log(diag[tri]).sum(-1)
+    for b in np.flatnonzero(~tri):
+        lam = np.linalg.eigvalsh(a[b])
+        out[b] = -np.inf if lam[0] <= PINV_RTOL * lam[-1] else np.log(lam).sum()
+    return out
+
+
+def pinv_solve(g: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``pinv(g) @ rhs`` for symmetric PSD ``g`` (minimum-norm least squares).
+
+    Cholesky solves the nonsingular matrices; the singular ones go through an
+    eigendecomposition with eigenvalues below ``PINV_RTOL * max`` dropped.
+    """
+    try:
+        return _chol_solve(np.linalg.cholesky(g), rhs)
+    except np.linalg.LinAlgError:
+        pass
+    out = np.empty_like(rhs)
+    for b in range(g.shape[0]):
+        try:
+            out[b] = _chol_solve(np.linalg.cholesky(g[b])[None], rhs[b][None])[0]
+        except np.linalg.LinAlgError:
+            out[b] = eig_pinv_solve(*np.linalg.eigh(g[b]), rhs[b])
+    return out
+
+
+def eig_pinv_solve(lam: np.ndarray, v: np.ndarray, rhs: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+    """``pinv(v diag(lam) v^T + ridge I) @ rhs`` from a precomputed eigendecomposition."""
+    keep = lam > PINV_RTOL * lam.max(axis=-1, keepdims=True) if ridge == 0 else lam > -1
+    coef = np.where(keep, 1.0 / np.where(keep, lam + ridge, 1.0), 0.0)
+    proj = np.einsum("...ij,...i->...j", v, rhs)
+    return np.einsum("...ij,...j->...i", v, coef * proj)
+
+
+def _chol_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    y = np.linalg.solve(chol, rhs[..., None])
+    return np.linalg.solve(np.swapaxes(chol, -1, -2), y)[..., 0]
+
+
+def bartlett(rng: np.random.Generator, batch: int, k: int, dof: int) -> np.ndarray:
+    """Lower-triangular ``A`` with ``A A^T ~ Wishart_k(dof, I)`` (Bartlett decomposition); dof >= k."""
+    a = np.tril(rng.standard_normal((batch, k, k)), -1)
+    idx = np.arange(k)
+    a[:, idx, idx] = np.sqrt(rng.chisquare(dof - idx, size=(batch, k)))
+    return a

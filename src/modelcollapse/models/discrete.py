@@ -1,0 +1,184 @@
+"""Count-based families: categorical over K symbols, Bernoulli, Poisson.
+
+All three keep ``(count, sums)`` per replicate: symbol counts for the
+categorical, the number of ones for the Bernoulli, the total for the Poisson.
+Sampling draws those sums directly (multinomial, binomial, Poisson(n * rate)).
+For these families the MLE and the unbiased estimator coincide (the sample
+frequency and the sample mean are both), so ``estimator`` changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln
+
+from modelcollapse.data import Rows
+from modelcollapse.models.base import Metric
+from modelcollapse.sources.base import World
+from modelcollapse.workflows.base import Part
+
+
+@dataclass(frozen=True)
+class CountStats:
+    rows: int
+    count: float
+    sums: np.ndarray  # (B, K)
+
+    @property
+    def n(self) -> int:
+        return self.rows
+
+    def __add__(self, other: CountStats) -> CountStats:
+        return CountStats(self.rows + other.rows, self.count + other.count, self.sums + other.sums)
+
+    def scaled(self, w: float) -> CountStats:
+        return self if w == 1.0 else CountStats(self.rows, self.count * w, self.sums * w)
+
+
+def _total(parts: Sequence[Part], prepare) -> CountStats:  # type: ignore[no-untyped-def]
+    stats = [(p.data if isinstance(p.data, CountStats) else prepare(p.data)).scaled(p.weight) for p in parts]
+    out = stats[0]
+    for s in stats[1:]:
+        out = out + s
+    return out
+
+
+def _bincount(x: np.ndarray, k: int) -> np.ndarray:
+    b = x.shape[0]
+    flat = (x + k * np.arange(b)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * k).reshape(b, k).astype(float)
+
+
+@dataclass
+class CategoricalFamily:
+    """Frequencies over K symbols, with optional add-``smoothing`` (Laplace) counts."""
+
+    categories: int
+    smoothing: float = 0.0
+    estimator: str = "mle"
+    block: int = 50
+
+    def __post_init__(self) -> None:
+        self.metrics = CATEGORICAL_METRICS
+
+    def prepare(self, rows: Rows, world: World) -> CountStats:
+        return CountStats(rows.n, float(rows.n), _bincount(rows.cols["x"], self.categories))
+
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> np.ndarray:
+        t = _total(parts, lambda r: self.prepare(r, world))
+        c = t.sums + self.smoothing
+        return c / c.sum(axis=1, keepdims=True)
+
+    def sample(self, p: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+        if not rows:
+            return CountStats(n, float(n), rng.multinomial(n, p).astype(float))
+        cdf = np.cumsum(p, axis=1)
+        u = rng.random((p.shape[0], n)) * cdf[:, -1:]
+        x = np.stack([np.searchsorted(c, ub, side="right") for c, ub in zip(cdf, u, strict=True)])
+        return Rows({"x": np.minimum(x, self.categories - 1)})
+
+
+def _test_counts(world: World, k: int) -> np.ndarray:
+    if "test_counts" not in world.cache:
+        world.cache["test_counts"] = _bincount(world.test.cols["x"], k)
+    return world.cache["test_counts"]
+
+
+def _categorical_nll(p: np.ndarray, w: World) -> np.ndarray:
+    c = _test_counts(w, p.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(c > 0, c * -np.log(p), 0.0)
+    return terms.sum(1) / c.sum(1)
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log(p), 0.0).sum(1)
+
+
+CATEGORICAL_METRICS = {
+    "support_size": Metric(lambda p, w: (p > 0).sum(1).astype(float), "number of symbols with positive probability"),
+    "entropy": Metric(lambda p, w: _entropy(p), "Shannon entropy of the fitted distribution (nats)"),
+    "gini_simpson": Metric(lambda p, w: 1.0 - (p**2).sum(1), "Gini-Simpson diversity 1 - sum p_i^2"),
+    "tv_to_truth": Metric(lambda p, w: 0.5 * np.abs(p - w.truth).sum(1), "total-variation distance to the truth"),
+    "test_nll": Metric(_categorical_nll, "mean negative log-likelihood of held-out real data (nats)"),
+}
+
+
+@dataclass
+class BernoulliFamily:
+    """The fitted probability of a one."""
+
+    estimator: str = "mle"
+    block: int = 50
+
+    def __post_init__(self) -> None:
+        self.metrics = BERNOULLI_METRICS
+
+    def prepare(self, rows: Rows, world: World) -> CountStats:
+        return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))
+
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> np.ndarray:
+        t = _total(parts, lambda r: self.prepare(r, world))
+        return t.sums[:, 0] / t.count
+
+    def sample(self, p: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+        if rows:
+            return Rows({"x": (rng.random((p.shape[0], n)) < p[:, None]).astype(np.int64)})
+        return CountStats(n, float(n), rng.binomial(n, p)[:, None].astype(float))
+
+
+def _bernoulli_nll(p: np.ndarray, w: World) -> np.ndarray:
+    ones = w.test.cols["x"].mean(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(ones > 0, -ones * np.log(p), 0.0)
+        b = np.where(ones < 1, -(1 - ones) * np.log1p(-p), 0.0)
+    return a + b
+
+
+BERNOULLI_METRICS = {
+    "param": Metric(lambda p, w: p, "fitted probability of a one"),
+    "absorbed": Metric(lambda p, w: ((p == 0) | (p == 1)).astype(float), "1 once the fit is degenerate (p in {0, 1})"),
+    "test_nll": Metric(_bernoulli_nll, "mean negative log-likelihood of held-out real data (nats)"),
+}
+
+
+@dataclass
+class PoissonFamily:
+    """The fitted rate (sample mean)."""
+
+    estimator: str = "mle"
+    block: int = 50
+
+    def __post_init__(self) -> None:
+        self.metrics = POISSON_METRICS
+
+    def prepare(self, rows: Rows, world: World) -> CountStats:
+        return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))
+
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> np.ndarray:
+        t = _total(parts, lambda r: self.prepare(r, world))
+        return t.sums[:, 0] / t.count
+
+    def sample(self, lam: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+        if rows:
+            return Rows({"x": rng.poisson(lam[:, None], (lam.shape[0], n))})
+        return CountStats(n, float(n), rng.poisson(n * lam)[:, None].astype(float))
+
+
+def _poisson_nll(lam: np.ndarray, w: World) -> np.ndarray:
+    x = w.test.cols["x"]
+    mean_x, mean_lgx = x.mean(1), gammaln(x + 1.0).mean(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = np.where(mean_x > 0, mean_x * np.log(lam), 0.0)
+    return lam - cross + mean_lgx
+
+
+POISSON_METRICS = {
+    "param": Metric(lambda p, w: p, "fitted rate"),
+    "absorbed": Metric(lambda p, w: (p == 0).astype(float), "1 once the fitted rate is 0 (absorbing)"),
+    "test_nll": Metric(_poisson_nll, "mean negative log-likelihood of held-out real data (nats)"),
+}

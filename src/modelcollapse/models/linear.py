@@ -1,0 +1,189 @@
+"""Linear regression by OLS (minimum-norm, as ``pinv``) or ridge.
+
+Data sets are held as sufficient statistics ``(X^T X, X^T y, y^T y)``. Under a
+fixed design every data set shares ``X``, so ``X^T X`` is a multiple of the
+design Gram matrix: one eigendecomposition per replicate serves every
+generation, and a synthetic data set's statistics are drawn exactly
+(``X^T y = G w + X^T eps`` with ``X^T eps ~ N(0, sigma^2 G)``) in O(d^2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from modelcollapse.data import Rows
+from modelcollapse.models import _linalg as la
+from modelcollapse.models.base import Metric
+from modelcollapse.sources.base import World
+from modelcollapse.workflows.base import Part
+
+
+@dataclass(frozen=True)
+class RegressionStats:
+    """Weighted ``X^T X``, ``X^T y`` and ``y^T y`` of a data set, per replicate.
+
+    ``X^T X`` is either ``gram`` or, under a fixed design, ``design_mult`` times
+    the design's Gram matrix ``base`` (kept by reference, never copied).
+    """
+
+    rows: int
+    count: float
+    xty: np.ndarray  # (B, d)
+    yty: np.ndarray  # (B,)
+    gram: np.ndarray | None = None  # (B, d, d)
+    design_mult: float = 0.0
+    base: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return self.rows
+
+    def full_gram(self) -> np.ndarray:
+        if self.gram is not None:
+            return self.gram
+        assert self.base is not None
+        return self.design_mult * self.base
+
+    def __add__(self, other: RegressionStats) -> RegressionStats:
+        rows, count = self.rows + other.rows, self.count + other.count
+        xty, yty = self.xty + other.xty, self.yty + other.yty
+        if self.gram is None and other.gram is None:
+            mult = self.design_mult + other.design_mult
+            return RegressionStats(rows, count, xty, yty, None, mult, self.base)
+        return RegressionStats(rows, count, xty, yty, self.full_gram() + other.full_gram())
+
+    def scaled(self, w: float) -> RegressionStats:
+        if w == 1.0:
+            return self
+        gram = None if self.gram is None else self.gram * w
+        return RegressionStats(
+            self.rows, self.count * w, self.xty * w, self.yty * w, gram, self.design_mult * w, self.base
+        )
+
+
+@dataclass(frozen=True)
+class RegressionParams:
+    weights: np.ndarray  # (B, d)
+    noise_var: np.ndarray  # (B,)
+
+
+def _design(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eigenvalues, eigenvectors and Gram matrix of the fixed design, once per block."""
+    if "design_eig" not in world.cache:
+        x = world.truth.design
+        gram = np.swapaxes(x, 1, 2) @ x
+        lam, v = np.linalg.eigh(gram)
+        world.cache["design_eig"] = (np.clip(lam, 0.0, None), v, gram)
+    return world.cache["design_eig"]
+
+
+def stats_of(rows: Rows) -> RegressionStats:
+    x, y = rows.cols["x"], rows.cols["y"]
+    xt = np.swapaxes(x, 1, 2)
+    return RegressionStats(x.shape[1], float(x.shape[1]), (xt @ y[..., None])[..., 0], (y**2).sum(1), xt @ x)
+
+
+@dataclass
+class LinearRegressionFamily:
+    """OLS (``ridge = 0``: minimum-norm least squares) or ridge regression.
+
+    ``noise`` says how synthetic labels are drawn: ``"known"`` uses the true
+    noise level (the protocol of the papers), ``"estimated"`` uses the residual
+    variance with divisor ``N`` (``estimator="mle"``) or ``N - d`` (``"unbiased"``).
+    """
+
+    ridge: float = 0.0
+    noise: str = "known"
+    estimator: str = "mle"
+    block: int = 50
+
+    def __post_init__(self) -> None:
+        self.metrics = METRICS
+
+    def prepare(self, rows: Rows, world: World) -> RegressionStats:
+        if world.truth.design is not None and rows is world.train:
+            x, y = rows.cols["x"], rows.cols["y"]
+            xty = (np.swapaxes(x, 1, 2) @ y[..., None])[..., 0]
+            return RegressionStats(rows.n, float(rows.n), xty, (y**2).sum(1), None, 1.0, _design(world)[2])
+        return stats_of(rows)
+
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> RegressionParams:
+        total = None
+        for p in parts:
+            s = (p.data if isinstance(p.data, RegressionStats) else stats_of(p.data)).scaled(p.weight)
+            total = s if total is None else total + s
+        assert total is not None
+        if total.gram is None:
+            lam, v, _ = _design(world)
+            w = la.eig_pinv_solve(total.design_mult * lam, v, total.xty, self.ridge)
+        else:
+            gram = total.full_gram()
+            if self.ridge:
+                gram = gram + self.ridge * np.eye(gram.shape[-1])
+            w = la.pinv_solve(gram, total.xty)
+        return RegressionParams(w, self._noise_var(total, w, world))
+
+    def _noise_var(self, s: RegressionStats, w: np.ndarray, world: World) -> np.ndarray:
+        if self.noise == "known":
+            return np.full(w.shape[0], world.truth.noise_std**2)
+        gw = np.einsum("bij,bj->bi", s.full_gram(), w)
+        rss = s.yty - 2 * (w * s.xty).sum(1) + (w * gw).sum(1)
+        divisor = s.count - (w.shape[1] if self.estimator == "unbiased" else 0)
+        return np.clip(rss, 0.0, None) / max(divisor, 1.0)
+
+    def sample(
+        self, params: RegressionParams, n: int, rng: np.random.Generator, world: World, rows: bool
+    ) -> RegressionStats | Rows:
+        assert world.covariates is not None
+        fixed = world.truth.design is not None and n == world.train.n
+        if fixed and not rows:
+            return self._sample_fixed_stats(params, rng, world)
+        x = world.covariates(n, rng)
+        sd = np.sqrt(params.noise_var)[:, None]
+        y = np.einsum("bnd,bd->bn", x, params.weights) + sd * rng.standard_normal(x.shape[:2])
+        out = Rows({"x": x, "y": y})
+        return out if rows else stats_of(out)
+
+    def _sample_fixed_stats(self, params: RegressionParams, rng: np.random.Generator, world: World) -> RegressionStats:
+        # y = X w + s eps. In the eigenbasis of G = X^T X, X^T eps = V sqrt(lam) z with z ~ N(0, I),
+        # ||eps||^2 = ||z_{lam>0}||^2 + chi^2_{n - rank}: the law of (X^T y, y^T y) is exact.
+        lam, v, gram = _design(world)
+        n = world.train.n
+        batch, d = params.weights.shape
+        s = np.sqrt(params.noise_var)
+        z = rng.standard_normal((batch, d))
+        pos = lam > la.PINV_RTOL * lam.max(axis=1, keepdims=True)
+        z = np.where(pos, z, 0.0)
+        xte = s[:, None] * np.einsum("bij,bj->bi", v, np.sqrt(lam) * z)
+        gw = np.einsum("bij,bj->bi", gram, params.weights)
+        rank = pos.sum(1)
+        eps2 = (z**2).sum(1) + rng.chisquare(np.maximum(n - rank, 1)) * (n > rank)
+        yty = (params.weights * gw).sum(1) + 2 * (params.weights * xte).sum(1) + s**2 * eps2
+        return RegressionStats(n, float(n), gw + xte, yty, None, 1.0, gram)
+
+
+def _test_stats(world: World) -> RegressionStats:
+    if "reg_test" not in world.cache:
+        world.cache["reg_test"] = stats_of(world.test)
+    return world.cache["reg_test"]
+
+
+def _excess_risk(p: RegressionParams, w: World) -> np.ndarray:
+    return ((p.weights - w.truth.weights) ** 2 * w.truth.feature_var).sum(1)
+
+
+def _test_mse(p: RegressionParams, w: World) -> np.ndarray:
+    t = _test_stats(w)
+    assert t.gram is not None
+    quad = (p.weights * np.einsum("bij,bj->bi", t.gram, p.weights)).sum(1)
+    return (quad - 2 * (p.weights * t.xty).sum(1) + t.yty) / t.count
+
+
+METRICS = {
+    "excess_risk": Metric(_excess_risk, "(w_hat - w*)^T Sigma (w_hat - w*), exact test error without noise"),
+    "test_mse": Metric(_test_mse, "mean squared error on held-out noisy real data"),
+    "noise_var": Metric(lambda p, w: p.noise_var, "noise variance used to draw synthetic labels"),
+}

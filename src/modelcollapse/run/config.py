@@ -1,0 +1,439 @@
+"""Experiment configuration: YAML -> pydantic, validated at the boundary.
+
+Every ``kind`` is registered here once, and each config object builds its
+runtime piece (``build``), so the rest of the code never compares kind strings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from modelcollapse import models, sources, workflows
+from modelcollapse.models.base import Family, Model
+
+Estimator = Literal["mle", "unbiased"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- sources ---------------------------------------------------------------
+
+
+class GaussianSourceConfig(_Strict):
+    """N(mean, covariance); give ``variance`` (a number or per-dimension list) or a full ``covariance``."""
+
+    kind: Literal["gaussian"]
+    dim: PositiveInt = 1
+    mean: float | list[float] = 0.0
+    variance: Positive | list[Positive] = 1.0
+    covariance: list[list[float]] | None = None
+    test_samples: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _shapes(self) -> GaussianSourceConfig:
+        for name in ("mean", "variance"):
+            v = getattr(self, name)
+            if isinstance(v, list) and len(v) != self.dim:
+                raise ValueError(f"{name} has {len(v)} entries but dim is {self.dim}")
+        if self.covariance is not None:
+            c = np.asarray(self.covariance, dtype=float)
+            if c.shape != (self.dim, self.dim) or not np.allclose(c, c.T):
+                raise ValueError(f"covariance must be a symmetric {self.dim}x{self.dim} matrix")
+            if np.linalg.eigvalsh(c)[0] <= 0:
+                raise ValueError("covariance must be positive definite")
+        return self
+
+    def build(self) -> sources.GaussianSource:
+        mean = np.broadcast_to(np.asarray(self.mean, float), (self.dim,)).copy()
+        if self.covariance is not None:
+            cov = np.asarray(self.covariance, float)
+        else:
+            cov = np.diag(np.broadcast_to(np.asarray(self.variance, float), (self.dim,)))
+        return sources.GaussianSource(mean, cov, self.test_samples)
+
+
+class RegressionSourceConfig(_Strict):
+    """y = x^T w* + noise; x ~ N(0, diag(feature_variance)); w* ~ N(0, I/dim) per replicate."""
+
+    kind: Literal["linear-regression"]
+    dim: PositiveInt
+    noise_std: Annotated[float, Field(ge=0.0)] = 1.0
+    design: Literal["fixed", "fresh"] = "fixed"
+    feature_variance: Positive | list[Positive] = 1.0
+    test_samples: PositiveInt = 1000
+
+    def build(self) -> sources.RegressionSource:
+        var = np.broadcast_to(np.asarray(self.feature_variance, float), (self.dim,)).copy()
+        return sources.RegressionSource(self.dim, self.noise_std, self.design, var, self.test_samples)
+
+
+class CategoricalSourceConfig(_Strict):
+    """K symbols: ``uniform``, ``zipf`` (p_i ~ i^-exponent) or explicit ``probabilities``."""
+
+    kind: Literal["categorical"]
+    categories: PositiveInt | None = None
+    distribution: Literal["uniform", "zipf"] = "zipf"
+    exponent: Positive = 1.0
+    probabilities: list[Annotated[float, Field(ge=0.0)]] | None = None
+    test_samples: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _given(self) -> CategoricalSourceConfig:
+        if self.probabilities is None and self.categories is None:
+            raise ValueError("give categories (with a distribution) or probabilities")
+        if self.probabilities is not None and sum(self.probabilities) <= 0:
+            raise ValueError("probabilities must have a positive sum")
+        return self
+
+    @property
+    def size(self) -> int:
+        return len(self.probabilities) if self.probabilities is not None else int(self.categories or 0)
+
+    def build(self) -> sources.CategoricalSource:
+        if self.probabilities is not None:
+            p = np.asarray(self.probabilities, float)
+            p = p / p.sum()
+        elif self.distribution == "uniform":
+            p = np.full(self.size, 1.0 / self.size)
+        else:
+            p = sources.zipf_probabilities(self.size, self.exponent)
+        return sources.CategoricalSource(p, self.test_samples)
+
+
+class BernoulliSourceConfig(_Strict):
+    """Coin flips with P(1) = p."""
+
+    kind: Literal["bernoulli"]
+    p: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    test_samples: PositiveInt = 1000
+
+    def build(self) -> sources.BernoulliSource:
+        return sources.BernoulliSource(self.p, self.test_samples)
+
+
+class PoissonSourceConfig(_Strict):
+    """Counts drawn from Poisson(rate)."""
+
+    kind: Literal["poisson"]
+    rate: Positive = 1.0
+    test_samples: PositiveInt = 1000
+
+    def build(self) -> sources.PoissonSource:
+        return sources.PoissonSource(self.rate, self.test_samples)
+
+
+SourceConfig = Annotated[
+    GaussianSourceConfig
+    | RegressionSourceConfig
+    | CategoricalSourceConfig
+    | BernoulliSourceConfig
+    | PoissonSourceConfig,
+    Field(discriminator="kind"),
+]
+
+SOURCE_KINDS = [c.model_fields["kind"].annotation.__args__[0] for c in SourceConfig.__origin__.__args__]  # type: ignore[attr-defined]
+
+# ---- models ----------------------------------------------------------------
+
+
+class GaussianModelConfig(_Strict):
+    """Sample mean and covariance (full / diagonal / isotropic)."""
+
+    kind: Literal["gaussian"]
+    covariance: Literal["full", "diagonal", "isotropic"] = "full"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("gaussian",)
+
+    def build(self, source: Any) -> Family:
+        return models.GaussianFamily(self.covariance, self.estimator)
+
+
+class OLSModelConfig(_Strict):
+    """Least squares (minimum-norm where the design is rank deficient)."""
+
+    kind: Literal["ols"]
+    noise: Literal["known", "estimated"] = "known"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("linear-regression",)
+
+    def build(self, source: Any) -> Family:
+        return models.LinearRegressionFamily(0.0, self.noise, self.estimator)
+
+
+class RidgeModelConfig(_Strict):
+    """Ridge regression with penalty ``alpha`` on the summed squared error."""
+
+    kind: Literal["ridge"]
+    alpha: Positive = 1.0
+    noise: Literal["known", "estimated"] = "known"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("linear-regression",)
+
+    def build(self, source: Any) -> Family:
+        return models.LinearRegressionFamily(self.alpha, self.noise, self.estimator)
+
+
+class CategoricalModelConfig(_Strict):
+    """Symbol frequencies, with optional add-``smoothing`` counts."""
+
+    kind: Literal["categorical"]
+    smoothing: Annotated[float, Field(ge=0.0)] = 0.0
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("categorical",)
+
+    def build(self, source: Any) -> Family:
+        return models.CategoricalFamily(source.size, self.smoothing, self.estimator)
+
+
+class BernoulliModelConfig(_Strict):
+    """The frequency of ones."""
+
+    kind: Literal["bernoulli"]
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("bernoulli",)
+
+    def build(self, source: Any) -> Family:
+        return models.BernoulliFamily(self.estimator)
+
+
+class PoissonModelConfig(_Strict):
+    """The sample mean as the rate."""
+
+    kind: Literal["poisson"]
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("poisson",)
+
+    def build(self, source: Any) -> Family:
+        return models.PoissonFamily(self.estimator)
+
+
+USER_MODELS: dict[str, type[Model]] = {}
+
+
+def register_model(kind: str, factory: type[Model]) -> None:
+    """Make ``model: {kind: KIND, params: {...}}`` build ``factory(**params)``."""
+    USER_MODELS[kind] = factory
+
+
+class UserModelConfig(_Strict):
+    """A model registered with :func:`register_model`, run one replicate at a time."""
+
+    kind: str
+    params: dict[str, Any] = {}
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "categorical", "bernoulli", "poisson")
+
+    def build(self, source: Any) -> Family:
+        return models.PerReplicate(USER_MODELS[self.kind](**self.params))
+
+
+BUILTIN_MODELS: dict[str, type[_Strict]] = {
+    "gaussian": GaussianModelConfig,
+    "ols": OLSModelConfig,
+    "ridge": RidgeModelConfig,
+    "categorical": CategoricalModelConfig,
+    "bernoulli": BernoulliModelConfig,
+    "poisson": PoissonModelConfig,
+}
+
+
+def _model_tag(v: Any) -> str | None:
+    kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    if kind in BUILTIN_MODELS:
+        return str(kind)
+    return "user" if kind in USER_MODELS else None
+
+
+ModelConfig = Annotated[
+    Annotated[GaussianModelConfig, Tag("gaussian")]
+    | Annotated[OLSModelConfig, Tag("ols")]
+    | Annotated[RidgeModelConfig, Tag("ridge")]
+    | Annotated[CategoricalModelConfig, Tag("categorical")]
+    | Annotated[BernoulliModelConfig, Tag("bernoulli")]
+    | Annotated[PoissonModelConfig, Tag("poisson")]
+    | Annotated[UserModelConfig, Tag("user")],
+    Discriminator(_model_tag),
+]
+
+# ---- workflows -------------------------------------------------------------
+
+
+class _Workflow(_Strict):
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind  # type: ignore[attr-defined]
+
+
+class ReplaceConfig(_Workflow):
+    """Model t trains on the synthetic data of model t-1 only."""
+
+    kind: Literal["replace"]
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.replace(n)
+
+
+class AccumulateConfig(_Workflow):
+    """Real data plus every synthetic batch so far."""
+
+    kind: Literal["accumulate"]
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.accumulate(n)
+
+
+class AccumulateSubsampleConfig(_Workflow):
+    """A uniform subsample (without replacement) of ``budget`` rows (default n) from everything so far."""
+
+    kind: Literal["accumulate-subsample"]
+    budget: PositiveInt | None = None
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.accumulate_subsample(n, self.budget or n, capacity=n * generations)
+
+
+class MixConfig(_Workflow):
+    """All real data plus ``fraction * n`` synthetic rows from the latest model."""
+
+    kind: Literal["mix"]
+    fraction: Fraction = 1.0
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.mix(n, self.fraction)
+
+
+class RealFractionConfig(_Workflow):
+    """A fraction of the real set (resampled each generation) plus synthetic rows to the same total n."""
+
+    kind: Literal["real-fraction"]
+    fraction: Fraction = 0.5
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.real_fraction(n, self.fraction)
+
+
+class FreshConfig(_Workflow):
+    """Fresh real rows plus synthetic rows each generation; ``real_weight`` is the real part's share."""
+
+    kind: Literal["fresh"]
+    fraction: Fraction = 0.5
+    real_samples: PositiveInt | None = None
+    synthetic_samples: Annotated[int, Field(ge=0)] | None = None
+    real_weight: Fraction | None = None
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        n_r = self.real_samples if self.real_samples is not None else max(1, round(self.fraction * n))
+        n_s = self.synthetic_samples if self.synthetic_samples is not None else n - round(self.fraction * n)
+        return workflows.fresh(n_r, n_s, self.real_weight)
+
+
+class WindowConfig(_Workflow):
+    """Real data plus the last ``size`` synthetic batches."""
+
+    kind: Literal["window"]
+    size: PositiveInt = 1
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.window(n, self.size)
+
+
+class WeightsConfig(_Workflow):
+    """Row t of ``matrix`` gives generation t+1's shares of data sets 0..t (normalised)."""
+
+    kind: Literal["weights"]
+    matrix: list[list[Annotated[float, Field(ge=0.0)]]]
+
+    @field_validator("matrix")
+    @classmethod
+    def _rows(cls, m: list[list[float]]) -> list[list[float]]:
+        for t, row in enumerate(m, start=1):
+            if len(row) > t:
+                raise ValueError(f"row {t - 1} (generation {t}) has {len(row)} entries; at most {t} allowed")
+            if sum(row) <= 0:
+                raise ValueError(f"row {t - 1} (generation {t}) must have a positive sum")
+        return m
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.weights(n, self.matrix)
+
+
+WorkflowConfig = Annotated[
+    ReplaceConfig
+    | AccumulateConfig
+    | AccumulateSubsampleConfig
+    | MixConfig
+    | RealFractionConfig
+    | FreshConfig
+    | WindowConfig
+    | WeightsConfig,
+    Field(discriminator="kind"),
+]
+WORKFLOW_KINDS = [c.model_fields["kind"].annotation.__args__[0] for c in WorkflowConfig.__origin__.__args__]  # type: ignore[attr-defined]
+
+# ---- the experiment --------------------------------------------------------
+
+
+class Experiment(_Strict):
+    """One experiment: a source, a model family, workflows run side by side on the same real data."""
+
+    name: str
+    source: SourceConfig
+    model: ModelConfig
+    samples_per_generation: PositiveInt
+    workflow: list[WorkflowConfig]
+    generations: PositiveInt
+    replicates: PositiveInt
+    seed: Annotated[int, Field(ge=0)] = 0
+    metrics: list[str] | None = None
+    sweep: dict[str, list[Any]] | None = None
+
+    @field_validator("workflow", mode="before")
+    @classmethod
+    def _workflow_list(cls, v: Any) -> Any:
+        items = v if isinstance(v, list) else [v]
+        return [{"kind": w} if isinstance(w, str) else w for w in items]
+
+    @field_validator("workflow")
+    @classmethod
+    def _unique(cls, v: list[Any]) -> list[Any]:
+        labels = [w.label for w in v]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"workflow names must be unique, got {labels}; give each a 'name'")
+        return v
+
+    @model_validator(mode="after")
+    def _fits(self) -> Experiment:
+        if self.source.kind not in self.model.sources:
+            allowed = ", ".join(self.model.sources)
+            raise ValueError(
+                f"model.kind {self.model.kind!r} cannot fit source.kind {self.source.kind!r}; it fits: {allowed}"
+            )
+        if self.metrics is not None:
+            known = self.family().metrics
+            for m in self.metrics:
+                if m not in known:
+                    raise ValueError(f"metrics: unknown metric {m!r}; allowed: {', '.join(known)}")
+        return self
+
+    def family(self) -> Family:
+        return self.model.build(self.source)
+
+    def metric_names(self) -> list[str]:
+        return list(self.metrics) if self.metrics is not None else list(self.family().metrics)

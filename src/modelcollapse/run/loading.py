@@ -1,0 +1,124 @@
+"""From YAML text and command-line overrides to validated experiments, with one-line errors."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from modelcollapse.run.config import BUILTIN_MODELS, SOURCE_KINDS, USER_MODELS, WORKFLOW_KINDS, Experiment
+
+TAGGED = {"source", "model", "workflow"}  # fields whose error locations carry a union tag
+
+
+class ConfigError(ValueError):
+    """A configuration problem, explained in one line that names the field."""
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``["workflow.kind=replace", "seed=3"]`` -> a new dict; values are parsed as YAML."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects FIELD=VALUE, got {item!r}")
+        set_path(out, key, yaml.safe_load(text))
+    return out
+
+
+def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for p in parents:
+        if not isinstance(node.get(p), dict):
+            node[p] = {"kind": node[p]} if isinstance(node.get(p), str) else {}
+        node = node[p]
+    node[leaf] = value
+
+
+def validate(raw: dict[str, Any]) -> Experiment:
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(explain(e.errors()[0])) from None
+
+
+def expand(raw: dict[str, Any]) -> list[tuple[dict[str, Any], Experiment]]:
+    """The cells of a sweep (the grid of ``sweep`` values), each validated; one cell without a sweep."""
+    sweep = raw.get("sweep") or {}
+    if not isinstance(sweep, dict):
+        raise ConfigError("sweep: must map dotted field paths to lists of values")
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep.{key}: must be a non-empty list of values, got {values!r}")
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    cells = []
+    for combo in itertools.product(*sweep.values()):
+        point = dict(zip(sweep, combo, strict=True))
+        cfg = copy.deepcopy(base)
+        for key, value in point.items():
+            set_path(cfg, key, value)
+        try:
+            cells.append((point, validate(cfg)))
+        except ConfigError as e:
+            where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            raise ConfigError(f"{e} (sweep cell {where})" if point else str(e)) from None
+    return cells
+
+
+def explain(err: Any) -> str:
+    """One line: the dotted field, the bad value and what is allowed."""
+    loc = list(err["loc"])
+    if loc and loc[0] in TAGGED:  # pydantic puts the union tag after the field: drop it
+        i = 2 if len(loc) > 1 and isinstance(loc[1], int) else 1
+        if len(loc) > i and loc[i] in _tags():
+            del loc[i]
+    field = _dotted(loc)
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if kind == "union_tag_invalid":
+        allowed = ctx["expected_tags"].replace("'", "")
+        return f"{field}.kind: {ctx['tag']!r} is not one of: {allowed}"
+    if kind == "union_tag_not_found" and field == "model":
+        if isinstance(value, dict) and "kind" in value:
+            allowed = ", ".join([*BUILTIN_MODELS, *USER_MODELS])
+            return f"model.kind: {value['kind']!r} is not one of: {allowed}"
+        return "model.kind: field required"
+    if kind == "union_tag_not_found":
+        return f"{field}.kind: field required"
+    if kind == "missing":
+        return f"{field}: field required"
+    if kind == "literal_error":
+        return f"{field}: {value!r} is not one of: {ctx['expected'].replace(chr(39), '')}"
+    if kind == "extra_forbidden":
+        return f"{field}: unknown field"
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind == "value_error":
+        return f"{field}: {msg}" if field else msg
+    return f"{field}: {value!r} is invalid: {msg[0].lower() + msg[1:]}"
+
+
+def _tags() -> set[str]:
+    return {*SOURCE_KINDS, *BUILTIN_MODELS, *WORKFLOW_KINDS, "user"}
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

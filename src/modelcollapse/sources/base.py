@@ -1,0 +1,36 @@
+"""Sources: the real distribution, drawn one block of replicates at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from modelcollapse.data import Rows
+
+
+@dataclass
+class World:
+    """The real side of one block of replicates.
+
+    ``train`` is the real data set ``D_0``; ``test`` is held out and never trained
+    on; ``truth`` holds the true parameters where they are known. ``draw`` gives
+    fresh real rows and ``covariates`` the inputs that a conditional model is
+    asked to label (the fixed design, or fresh inputs). ``cache`` is scratch
+    space for per-block precomputations of a model family.
+    """
+
+    train: Rows
+    test: Rows
+    truth: Any
+    draw: Callable[[int, np.random.Generator], Rows]
+    covariates: Callable[[int, np.random.Generator], np.ndarray] | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    """A real distribution that draws a :class:`World` per block of ``batch`` replicates."""
+
+    def world(self, batch: int, n: int, rng: np.random.Generator) -> World: ...
