@@ -1,1 +1,16 @@
-"""modelcollapse: simulate, measure and explain model collapse."""
+"""modelcollapse: simulate, measure and explain model collapse.
+
+>>> from modelcollapse import load, simulate_experiment
+>>> exp = load({"name": "demo", "source": {"kind": "gaussian", "dim": 2},
+...             "model": {"kind": "gaussian"}, "samples_per_generation": 20,
+...             "workflow": ["replace", "accumulate"], "generations": 5, "replicates": 3})
+>>> out = simulate_experiment(exp)
+>>> out["accumulate"]["train_size"][:, 0].tolist()
+[20.0, 40.0, 60.0, 80.0, 100.0]
+"""
+
+from modelcollapse.run.config import Experiment, register_model
+from modelcollapse.run.loading import ConfigError, validate as load
+from modelcollapse.run.runner import run, simulate_experiment
+
+__all__ = ["ConfigError", "Experiment", "load", "register_model", "run", "simulate_experiment"]

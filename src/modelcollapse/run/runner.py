@@ -115,3 +115,13 @@ def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None) 
             }
         )
     return RunSummary(Path(out), len(cells), ran, skipped, rows, finished - started)
+
+
+def simulate_experiment(exp: Experiment) -> dict[str, dict[str, np.ndarray]]:
+    """All replicates of one experiment in memory: ``{workflow: {metric: (generations, replicates)}}``."""
+    size, nblocks = block_count(exp)
+    blocks = [run_block(exp, b) for b in range(nblocks)]
+    return {
+        w: {m: np.concatenate([b[w][m] for b in blocks], axis=1)[:, : exp.replicates] for m in blocks[0][w]}
+        for w in blocks[0]
+    }

@@ -1,0 +1,27 @@
+"""Linear regression on a fixed design (THEORY.md s3): the exact test error by generation.
+
+``t`` is the generation (1 = fit to real labels), ``T`` rows, ``d`` features,
+noise variance ``sigma2``; the error is the excess risk without the noise term.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def base_error(d: int, T: int, sigma2: float = 1.0) -> float:
+    """E test error of the real-data OLS fit: sigma^2 d / (T - d - 1) (needs T > d + 1)."""
+    if T <= d + 1:
+        raise ValueError(f"the closed form needs T > d + 1, got T={T}, d={d}")
+    return sigma2 * d / (T - d - 1)
+
+
+def replace_error(t: np.ndarray | int, d: int, T: int, sigma2: float = 1.0) -> np.ndarray:
+    """sigma^2 d / (T - d - 1) * t: linear growth (Dohmatob et al. 2024)."""
+    return base_error(d, T, sigma2) * np.asarray(t, float)
+
+
+def accumulate_error(t: int, d: int, T: int, sigma2: float = 1.0) -> np.ndarray:
+    """sigma^2 d / (T - d - 1) * sum_{i<=s} 1/i^2 for s = 1..t, below pi^2/6 times base (Gerstgrasser et al. 2024)."""
+    i = np.arange(1, t + 1, dtype=float)
+    return base_error(d, T, sigma2) * np.cumsum(1 / i**2)

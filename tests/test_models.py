@@ -1,0 +1,96 @@
+"""Model families: fast statistic paths agree with the data paths; pinv semantics; estimators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import experiment
+from scipy import stats
+
+from modelcollapse.data import Rows
+from modelcollapse.models import GaussianFamily, LinearRegressionFamily
+from modelcollapse.run.engine import simulate
+from modelcollapse.sources import RegressionSource
+from modelcollapse.workflows import Part, accumulate, replace
+
+ALPHA = 1e-3  # per KS test
+
+
+def _paths(exp, workflow, metric: str, gen: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """The metric at ``gen`` through the statistics path and through the row path (same law, other draws)."""
+    fam, src = exp.family(), exp.source.build()
+    out = []
+    for needs_rows in (False, True):
+        wf = workflow._replace(needs_rows=needs_rows)
+        vals = []
+        for b in range(8):
+            world = src.world(fam.block, exp.samples_per_generation, np.random.default_rng([b, needs_rows]))
+            rng = np.random.default_rng([99, b, needs_rows])
+            vals.append(simulate(world, fam, wf, gen, rng, [metric])[metric][-1])
+        out.append(np.concatenate(vals))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("covariance", ["full", "diagonal", "isotropic"])
+@pytest.mark.parametrize("n", [4, 30])  # n <= d: singular Wishart path; n > d: Bartlett
+def test_gaussian_sampled_statistics_match_data(covariance: str, n: int) -> None:
+    exp = experiment(
+        source={"kind": "gaussian", "dim": 5, "variance": [0.5, 1, 1, 2, 3]},
+        model={"kind": "gaussian", "covariance": covariance},
+        samples_per_generation=n,
+    )
+    for metric in ("cov_trace_ratio", "mean_sq_error"):
+        fast, slow = _paths(exp, replace(n), metric, 4)
+        assert stats.ks_2samp(fast, slow).pvalue > ALPHA, metric
+
+
+@pytest.mark.parametrize("dim", [3, 30])  # n = 20 < 30: minimum-norm fits
+def test_regression_sampled_statistics_match_data(dim: int) -> None:
+    exp = experiment(source={"kind": "linear-regression", "dim": dim}, model={"kind": "ols"}, samples_per_generation=20)
+    for wf in (replace(20), accumulate(20)):
+        fast, slow = _paths(exp, wf, "excess_risk", 4)
+        assert stats.ks_2samp(fast, slow).pvalue > ALPHA
+
+
+@pytest.mark.parametrize(("n", "d"), [(5, 12), (12, 12), (40, 12)])
+def test_ols_is_pinv(n: int, d: int) -> None:
+    rng = np.random.default_rng(0)
+    world = RegressionSource(d).world(3, n, rng)
+    fam = LinearRegressionFamily()
+    rows = Rows({"x": world.train.cols["x"], "y": world.train.cols["y"] + 0.1})  # not the cached design stats
+    w = fam.fit([Part(rows)], world, rng).weights
+    for b in range(3):
+        ref = np.linalg.pinv(rows.cols["x"][b]) @ rows.cols["y"][b]
+        np.testing.assert_allclose(w[b], ref, rtol=1e-6, atol=1e-9)
+    fixed = fam.fit([Part(fam.prepare(world.train, world))], world, rng).weights  # eigenbasis path
+    for b in range(3):
+        ref = np.linalg.pinv(world.train.cols["x"][b]) @ world.train.cols["y"][b]
+        np.testing.assert_allclose(fixed[b], ref, rtol=1e-6, atol=1e-9)
+
+
+def test_ridge_solution() -> None:
+    rng = np.random.default_rng(1)
+    world = RegressionSource(4).world(2, 30, rng)
+    fam = LinearRegressionFamily(ridge=2.0)
+    w = fam.fit([Part(fam.prepare(world.train, world))], world, rng).weights
+    x, y = world.train.cols["x"][0], world.train.cols["y"][0]
+    np.testing.assert_allclose(w[0], np.linalg.solve(x.T @ x + 2.0 * np.eye(4), x.T @ y), rtol=1e-8)
+
+
+@pytest.mark.parametrize(("estimator", "divisor"), [("mle", 10), ("unbiased", 9)])
+def test_gaussian_estimator_divisor(estimator: str, divisor: int) -> None:
+    x = np.arange(20.0).reshape(1, 10, 2)
+    fam = GaussianFamily(estimator=estimator)
+    p = fam.fit([Part(Rows({"x": x}))], None, np.random.default_rng(0))  # type: ignore[arg-type]
+    xc = x[0] - x[0].mean(0)
+    np.testing.assert_allclose(p.cov[0], xc.T @ xc / divisor)
+
+
+def test_weighted_parts_are_shares() -> None:
+    # Two data sets with shares 0.25 / 0.75 give the weighted mean, whatever their sizes.
+    a, b = Rows({"x": np.zeros((1, 4, 1))}), Rows({"x": np.ones((1, 40, 1))})
+    fam = GaussianFamily(covariance="diagonal")
+    from modelcollapse.workflows import proportional
+
+    p = fam.fit(proportional([(a, 0.25), (b, 0.75)]), None, np.random.default_rng(0))  # type: ignore[arg-type]
+    assert p.mean[0, 0] == pytest.approx(0.75)

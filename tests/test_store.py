@@ -1,0 +1,50 @@
+"""The results store: tidy rows, sweep columns, resume without duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from modelcollapse import run
+from modelcollapse.store import Store
+
+CFG = {
+    "name": "store",
+    "source": {"kind": "gaussian", "dim": 2},
+    "model": {"kind": "gaussian"},
+    "samples_per_generation": 20,
+    "workflow": ["replace", "accumulate"],
+    "generations": 3,
+    "replicates": 30,
+    "metrics": ["mean_sq_error"],
+}
+
+
+def test_rows_and_resume_with_more_replicates(tmp_path: Path) -> None:
+    s1 = run(CFG, tmp_path)
+    assert (s1.chunks_run, s1.rows) == (1, 2 * 2 * 3 * 30)
+    with Store.open(tmp_path, read_only=True) as st:
+        before = st.table("SELECT * FROM results WHERE replicate < 30 ORDER BY ALL")
+    s2 = run({**CFG, "replicates": 120}, tmp_path)  # block 0 grows from 30 to 50 replicates: rerun it
+    assert (s2.chunks_run, s2.chunks_skipped) == (3, 0)
+    s3 = run({**CFG, "replicates": 120}, tmp_path)
+    assert (s3.chunks_run, s3.chunks_skipped) == (0, 3)
+    with Store.open(tmp_path, read_only=True) as st:
+        after = st.table("SELECT * FROM results ORDER BY ALL")
+        runs = st.table("SELECT * FROM runs")
+    assert len(after) == 2 * 2 * 3 * 120
+    assert not after.duplicated(["workflow", "replicate", "generation", "metric"]).any()
+    np.testing.assert_array_equal(after[after.replicate < 30].value.to_numpy(), before.value.to_numpy())
+    assert len(runs) == 3 and "numpy" in runs.versions[0]
+
+
+def test_sweep_columns(tmp_path: Path) -> None:
+    run({**CFG, "replicates": 2, "sweep": {"samples_per_generation": [10, 40], "source.dim": [1, 3]}}, tmp_path)
+    with Store.open(tmp_path, read_only=True) as st:
+        assert st.sweep_columns() == ["samples_per_generation", "source.dim"]
+        df = st.summary(generations=[1], metrics=["train_size"])
+    assert sorted(set(zip(df["samples_per_generation"], df["source.dim"], strict=True))) == [
+        (10, 1), (10, 3), (40, 1), (40, 3)
+    ]
+    assert (df["mean"] == df["samples_per_generation"]).all()
