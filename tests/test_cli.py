@@ -22,7 +22,9 @@ GOOD = {
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "modelcollapse", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "modelcollapse", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def write(tmp_path: Path, cfg: dict) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import experiment
 from scipy import stats
 
+from helpers import experiment
 from modelcollapse.data import Rows
 from modelcollapse.models import GaussianFamily, LinearRegressionFamily
 from modelcollapse.run.engine import simulate
@@ -46,7 +46,9 @@ def test_gaussian_sampled_statistics_match_data(covariance: str, n: int) -> None
 
 @pytest.mark.parametrize("dim", [3, 30])  # n = 20 < 30: minimum-norm fits
 def test_regression_sampled_statistics_match_data(dim: int) -> None:
-    exp = experiment(source={"kind": "linear-regression", "dim": dim}, model={"kind": "ols"}, samples_per_generation=20)
+    exp = experiment(
+        source={"kind": "linear-regression", "dim": dim}, model={"kind": "ols"}, samples_per_generation=20
+    )
     for wf in (replace(20), accumulate(20)):
         fast, slow = _paths(exp, wf, "excess_risk", 4)
         assert stats.ks_2samp(fast, slow).pvalue > ALPHA
@@ -56,16 +58,30 @@ def test_regression_sampled_statistics_match_data(dim: int) -> None:
 def test_ols_is_pinv(n: int, d: int) -> None:
     rng = np.random.default_rng(0)
     world = RegressionSource(d).world(3, n, rng)
+    x, y = world.truth.design, world.train.cols["y"]
     fam = LinearRegressionFamily()
-    rows = Rows({"x": world.train.cols["x"], "y": world.train.cols["y"] + 0.1})  # not the cached design stats
-    w = fam.fit([Part(rows)], world, rng).weights
+    paths = {
+        "rows": fam.fit([Part(Rows({"x": x, "y": y}))], world, rng).weights,  # Cholesky / eigh pinv
+        "design stats": fam.fit([Part(fam.prepare(world.train, world))], world, rng).weights,  # eigenbasis
+        "design rows": fam.fit([Part(world.train)], world, rng).weights,  # distinct design rows
+    }
     for b in range(3):
-        ref = np.linalg.pinv(rows.cols["x"][b]) @ rows.cols["y"][b]
-        np.testing.assert_allclose(w[b], ref, rtol=1e-6, atol=1e-9)
-    fixed = fam.fit([Part(fam.prepare(world.train, world))], world, rng).weights  # eigenbasis path
-    for b in range(3):
-        ref = np.linalg.pinv(world.train.cols["x"][b]) @ world.train.cols["y"][b]
-        np.testing.assert_allclose(fixed[b], ref, rtol=1e-6, atol=1e-9)
+        ref = np.linalg.pinv(x[b]) @ y[b]
+        for name, w in paths.items():
+            np.testing.assert_allclose(w[b], ref, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(6, 12, 9), (12, 12, 12), (30, 8, 25)])
+def test_ols_on_duplicated_design_rows_is_pinv(n: int, d: int, k: int) -> None:
+    # accumulate-subsample picks design rows with repeats and different labels: still pinv(X_sub) y_sub.
+    rng = np.random.default_rng(3)
+    world = RegressionSource(d).world(4, n, rng)
+    idx = rng.integers(0, n, size=(4, k))
+    y = rng.standard_normal((4, k))
+    w = LinearRegressionFamily().fit([Part(Rows({"i": idx, "y": y}))], world, rng).weights
+    for b in range(4):
+        x_sub = world.truth.design[b, idx[b]]
+        np.testing.assert_allclose(w[b], np.linalg.pinv(x_sub) @ y[b], rtol=1e-6, atol=1e-9)
 
 
 def test_ridge_solution() -> None:
@@ -73,7 +89,7 @@ def test_ridge_solution() -> None:
     world = RegressionSource(4).world(2, 30, rng)
     fam = LinearRegressionFamily(ridge=2.0)
     w = fam.fit([Part(fam.prepare(world.train, world))], world, rng).weights
-    x, y = world.train.cols["x"][0], world.train.cols["y"][0]
+    x, y = world.truth.design[0], world.train.cols["y"][0]
     np.testing.assert_allclose(w[0], np.linalg.solve(x.T @ x + 2.0 * np.eye(4), x.T @ y), rtol=1e-8)
 
 

@@ -40,11 +40,17 @@ def test_rows_and_resume_with_more_replicates(tmp_path: Path) -> None:
 
 
 def test_sweep_columns(tmp_path: Path) -> None:
-    run({**CFG, "replicates": 2, "sweep": {"samples_per_generation": [10, 40], "source.dim": [1, 3]}}, tmp_path)
+    run(
+        {**CFG, "replicates": 2, "sweep": {"samples_per_generation": [10, 40], "source.dim": [1, 3]}},
+        tmp_path,
+    )
     with Store.open(tmp_path, read_only=True) as st:
         assert st.sweep_columns() == ["samples_per_generation", "source.dim"]
         df = st.summary(generations=[1], metrics=["train_size"])
     assert sorted(set(zip(df["samples_per_generation"], df["source.dim"], strict=True))) == [
-        (10, 1), (10, 3), (40, 1), (40, 3)
+        (10, 1),
+        (10, 3),
+        (40, 1),
+        (40, 3),
     ]
     assert (df["mean"] == df["samples_per_generation"]).all()

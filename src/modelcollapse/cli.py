@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from modelcollapse.run.loading import ConfigError, apply_overrides, expand, read_yaml
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse."
+)
 console = Console(width=max(Console().width, 140))
 err = Console(stderr=True)
 
@@ -41,11 +51,19 @@ def run(
     if quiet:
         summary = run_experiment(raw, out)
     else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
-                   TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunks"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(raw.get("name", "run"), total=None)
-            summary = run_experiment(raw, out, lambda name, done, total: bar.update(task, completed=done, total=total))
+            summary = run_experiment(
+                raw, out, lambda name, done, total: bar.update(task, completed=done, total=total)
+            )
     err.print(
         f"{summary.cells} cell(s), {summary.chunks_run} chunk(s) run, {summary.chunks_skipped} already done, "
         f"{summary.rows} rows in {summary.seconds:.1f} s -> {out}",
@@ -57,7 +75,9 @@ def run(
 @app.command()
 def show(
     folder: Annotated[Path, typer.Argument(help="results folder")],
-    generation: Annotated[list[int] | None, typer.Option("--generation", "-g", help="generations to show")] = None,
+    generation: Annotated[
+        list[int] | None, typer.Option("--generation", "-g", help="generations to show")
+    ] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metrics to show")] = None,
 ) -> None:
     """A table of metric mean ± standard error per workflow at chosen generations."""
@@ -83,8 +103,11 @@ def show(
         for g in gens:
             table.add_column(f"gen {g}", justify="right", no_wrap=True)
         for (m, w), rows in part.groupby(["metric", "workflow"], sort=True):
-            cells = {r.generation: _fmt(r.mean, r.se, r.nonfinite) for r in rows.itertuples()}
-            table.add_row(m, w, *(cells.get(g, "") for g in gens))
+            cells = {
+                int(r["generation"]): _fmt(float(r["mean"]), float(r["se"]), float(r["nonfinite"]))
+                for r in rows.to_dict("records")
+            }
+            table.add_row(str(m), str(w), *(cells.get(g, "") for g in gens))
         console.print(table)
 
 
@@ -106,23 +129,36 @@ def list_() -> None:
     def doc(obj: object) -> str:
         return (obj.__doc__ or "").strip().splitlines()[0]
 
-    for title, items in [
-        ("sources (source.kind)", {k: v for k, v in zip(c.SOURCE_KINDS, c.SourceConfig.__origin__.__args__, strict=True)}),
+    sections: list[tuple[str, Mapping[str, type]]] = [
+        ("sources (source.kind)", c.SOURCES),
         ("model families (model.kind)", c.BUILTIN_MODELS),
-        ("workflows (workflow.kind)", dict(zip(c.WORKFLOW_KINDS, c.WorkflowConfig.__origin__.__args__, strict=True))),
-    ]:
+        ("workflows (workflow.kind)", c.WORKFLOWS),
+    ]
+    for title, items in sections:
         table = Table(title=title, title_justify="left")
         table.add_column("kind")
         table.add_column("description")
         for kind, cls in items.items():
             table.add_row(kind, doc(cls))
         console.print(table)
-    from modelcollapse.models import BernoulliFamily, CategoricalFamily, GaussianFamily, LinearRegressionFamily, PoissonFamily
+    from modelcollapse.models import (
+        BernoulliFamily,
+        CategoricalFamily,
+        GaussianFamily,
+        LinearRegressionFamily,
+        PoissonFamily,
+    )
 
     table = Table(title="metrics (metrics: [...]; train_size is always recorded)", title_justify="left")
     for col in ("family", "metric", "description"):
         table.add_column(col)
-    for fam in (GaussianFamily(), LinearRegressionFamily(), CategoricalFamily(2), BernoulliFamily(), PoissonFamily()):
+    for fam in (
+        GaussianFamily(),
+        LinearRegressionFamily(),
+        CategoricalFamily(2),
+        BernoulliFamily(),
+        PoissonFamily(),
+    ):
         for name, m in fam.metrics.items():
             table.add_row(type(fam).__name__.removesuffix("Family"), name, m.description)
     console.print(table)
@@ -132,7 +168,9 @@ def list_() -> None:
 def export(
     folder: Annotated[Path, typer.Argument(help="results folder")],
     csv: Annotated[Path | None, typer.Option("--csv", help="write the results table as CSV")] = None,
-    parquet: Annotated[Path | None, typer.Option("--parquet", help="write the results table as Parquet")] = None,
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", help="write the results table as Parquet")
+    ] = None,
 ) -> None:
     """Write the tidy results table (sorted) to CSV and/or Parquet."""
     from modelcollapse.store import Store

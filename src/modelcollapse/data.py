@@ -88,9 +88,25 @@ class RowPool:
 
 
 def _choose(batch: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``(batch, k)`` indices, each row a uniform k-subset of ``range(n)`` (in no particular order).
+
+    For ``k`` small against ``n``, draw with replacement and redraw repeated
+    slots until all are distinct: the rule treats every label alike, so the
+    resulting set is uniform, and it costs O(k) instead of O(n) per row.
+    """
     if not 0 <= k <= n:
         raise ValueError(f"cannot take {k} rows without replacement from {n}")
-    return np.stack([rng.choice(n, size=k, replace=False, shuffle=False) for _ in range(batch)])
+    if 4 * k > n:
+        return rng.permuted(np.broadcast_to(np.arange(n), (batch, n)), axis=1)[:, :k]
+    idx = rng.integers(0, n, size=(batch, k))
+    while True:
+        order = np.argsort(idx, axis=1, kind="stable")
+        ranked = np.take_along_axis(idx, order, axis=1)
+        dup = np.zeros_like(idx, dtype=bool)
+        np.put_along_axis(dup, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
+        if not dup.any():
+            return idx
+        idx[dup] = rng.integers(0, n, size=int(dup.sum()))
 
 
 def _gather(v: np.ndarray, idx: np.ndarray) -> np.ndarray:

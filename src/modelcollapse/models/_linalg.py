@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 # Eigenvalues of a Gram matrix below this fraction of its largest are treated
 # as zero by the pseudo-inverse (the matrix is singular in exact arithmetic).
@@ -12,37 +13,47 @@ PINV_RTOL = 1e-10
 def psd_factor(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A factor ``f`` with ``f @ f.T == a`` for each PSD matrix, and whether it is triangular.
 
-    Cholesky where it succeeds; a symmetric eigendecomposition, with negative
-    round-off clipped, for the singular matrices where it does not.
+    Cholesky where it succeeds. Singular matrices get a pivoted Cholesky
+    (LAPACK ``pstrf``) truncated at their numerical rank ``r``; the batch's factor
+    then has ``max r`` columns (zero-padded), so it stays cheap to sample from.
     """
     try:
         return np.linalg.cholesky(a), np.ones(a.shape[0], bool)
     except np.linalg.LinAlgError:
         pass
-    f = np.empty_like(a)
-    tri = np.zeros(a.shape[0], bool)
+    factors, tri = [], np.zeros(a.shape[0], bool)
     for b in range(a.shape[0]):
         try:
-            f[b] = np.linalg.cholesky(a[b])
+            factors.append(np.linalg.cholesky(a[b]))
             tri[b] = True
         except np.linalg.LinAlgError:
-            lam, v = np.linalg.eigh(a[b])
-            f[b] = v * np.sqrt(np.clip(lam, 0.0, None))
-    return f, tri
+            factors.append(low_rank_factor(a[b]))
+    k = max(f.shape[1] for f in factors)
+    out = np.zeros((a.shape[0], a.shape[1], k))
+    for b, f in enumerate(factors):
+        out[b, :, : f.shape[1]] = f
+    return out, tri & (k == a.shape[1])
 
 
-def logdet_from_factor(f: np.ndarray, tri: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """log det of ``a = f f^T``; -inf where ``a`` is singular."""
-    out = np.empty(a.shape[0])
-    if f.shape[-1] != a.shape[-1]:  # low-rank factor: singular by construction
-        out[:] = -np.inf
+def low_rank_factor(a: np.ndarray) -> np.ndarray:
+    """``f`` of shape (d, r) with ``f f^T = a`` for PSD ``a`` of numerical rank ``r`` (pivoted Cholesky)."""
+    c, piv, rank, _ = lapack.dpstrf(a, lower=1, tol=-1.0)
+    f = np.zeros((a.shape[0], max(rank, 1)))
+    f[piv - 1] = np.tril(c)[:, :rank]
+    return f
+
+
+def logdet_from_factor(f: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """log det of ``f f^T``; -inf where it is singular."""
+    out = np.full(f.shape[0], -np.inf)  # a factor with fewer columns than rows: singular
+    if f.shape[-1] != f.shape[-2]:
         return out
     diag = np.abs(np.diagonal(f, axis1=-2, axis2=-1))
     with np.errstate(divide="ignore"):
         out[tri] = 2.0 * np.log(diag[tri]).sum(-1)
     for b in np.flatnonzero(~tri):
-        lam = np.linalg.eigvalsh(a[b])
-        out[b] = -np.inf if lam[0] <= PINV_RTOL * lam[-1] else np.log(lam).sum()
+        sign, logdet = np.linalg.slogdet(f[b])
+        out[b] = 2.0 * logdet if sign != 0 else -np.inf
     return out
 
 

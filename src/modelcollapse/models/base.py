@@ -50,7 +50,11 @@ class Family(Protocol):
     """A model family with replicates as a batch axis (the engine's view)."""
 
     block: int  # replicates per random stream
-    metrics: Mapping[str, Metric]
+
+    @property
+    def metrics(self) -> Mapping[str, Metric]:
+        """The metrics this family can measure, by name."""
+        ...
 
     def prepare(self, rows: Rows, world: World) -> Any:
         """The representation workflows hold when they need no rows (e.g. statistics)."""
@@ -58,8 +62,6 @@ class Family(Protocol):
 
     def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Any: ...
 
-    def sample(
-        self, params: Any, n: int, rng: np.random.Generator, world: World, rows: bool
-    ) -> Any:
+    def sample(self, params: Any, n: int, rng: np.random.Generator, world: World, rows: bool) -> Any:
         """``n`` draws per replicate from the fitted model, as rows or as statistics."""
         ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,10 +13,6 @@ from modelcollapse.data import Rows
 from modelcollapse.models.base import Metric, Model
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Part
-
-
-def accepts_weights(model: Model) -> bool:
-    return "sample_weight" in inspect.signature(model.fit).parameters
 
 
 @dataclass

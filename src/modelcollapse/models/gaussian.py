@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,13 +32,20 @@ class GaussianStats:
     rows: int
     count: float
     mean: np.ndarray
-    scatter: np.ndarray
+    scatter_: np.ndarray | None  # None when ``factor`` is given: built only if a merge needs it
     factor: np.ndarray | None = None
     tri: bool = False
 
     @property
     def n(self) -> int:
         return self.rows
+
+    @cached_property
+    def scatter(self) -> np.ndarray:
+        if self.scatter_ is not None:
+            return self.scatter_
+        assert self.factor is not None
+        return self.factor @ np.swapaxes(self.factor, 1, 2)
 
     def __add__(self, other: GaussianStats) -> GaussianStats:
         count = self.count + other.count
@@ -59,10 +67,17 @@ class GaussianStats:
 @dataclass(frozen=True)
 class GaussianParams:
     mean: np.ndarray  # (B, d)
-    cov: np.ndarray  # (B, d, d)
     factor: np.ndarray  # (B, d, k) with cov = factor factor^T
     tri: np.ndarray  # (B,) whether factor is square lower-triangular
     logdet: np.ndarray  # (B,)
+
+    @cached_property
+    def cov(self) -> np.ndarray:
+        return self.factor @ np.swapaxes(self.factor, 1, 2)
+
+    @cached_property
+    def trace(self) -> np.ndarray:
+        return (self.factor**2).sum(axis=(1, 2))
 
 
 def stats_of(rows: Rows, diagonal: bool) -> GaussianStats:
@@ -73,8 +88,9 @@ def stats_of(rows: Rows, diagonal: bool) -> GaussianStats:
     if diagonal:
         return GaussianStats(n, float(n), mean, (xc**2).sum(axis=1))
     xt = np.swapaxes(xc, 1, 2)
-    factor = xt if n <= d else None  # a cheaper square root than Cholesky
-    return GaussianStats(n, float(n), mean, xt @ xc, factor)
+    if n <= d:  # the centred data are a cheaper square root than any decomposition
+        return GaussianStats(n, float(n), mean, None, xt)
+    return GaussianStats(n, float(n), mean, xt @ xc)
 
 
 @dataclass
@@ -110,7 +126,10 @@ class GaussianFamily:
         return stats_of(rows, self._diagonal)
 
     def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> GaussianParams:
-        stats = [(p.data if isinstance(p.data, GaussianStats) else self.prepare(p.data, world), p.weight) for p in parts]
+        stats = [
+            (p.data if isinstance(p.data, GaussianStats) else self.prepare(p.data, world), p.weight)
+            for p in parts
+        ]
         total = stats[0][0].scaled(stats[0][1])
         for s, w in stats[1:]:
             total = total + s.scaled(w)
@@ -119,17 +138,15 @@ class GaussianFamily:
             var = total.scatter / divisor
             if self.covariance == "isotropic":
                 var = np.repeat(var.mean(axis=1, keepdims=True), var.shape[1], axis=1)
-            cov = var[:, :, None] * np.eye(var.shape[1])
             with np.errstate(divide="ignore"):
                 logdet = np.log(var).sum(axis=1)
             factor = np.sqrt(var)[:, :, None] * np.eye(var.shape[1])
-            return GaussianParams(total.mean, cov, factor, np.ones(len(var), bool), logdet)
-        cov = total.scatter / divisor
+            return GaussianParams(total.mean, factor, np.ones(len(var), bool), logdet)
         if total.factor is not None:  # single unweighted part: reuse its square root
-            factor, tri = total.factor / np.sqrt(divisor), np.full(cov.shape[0], total.tri)
+            factor, tri = total.factor / np.sqrt(divisor), np.full(total.mean.shape[0], total.tri)
         else:
-            factor, tri = la.psd_factor(cov)
-        return GaussianParams(total.mean, cov, factor, tri, la.logdet_from_factor(factor, tri, cov))
+            factor, tri = la.psd_factor(total.scatter / divisor)
+        return GaussianParams(total.mean, factor, tri, la.logdet_from_factor(factor, tri))
 
     def sample(
         self, params: GaussianParams, n: int, rng: np.random.Generator, world: World, rows: bool
@@ -148,7 +165,7 @@ class GaussianFamily:
             tri = k == d and bool(params.tri.all())
         else:  # singular Wishart: a (k x (n-1)) Gaussian matrix
             new, tri = f @ rng.standard_normal((batch, k, n - 1)), False
-        return GaussianStats(n, float(n), mean, new @ np.swapaxes(new, 1, 2), new, tri)
+        return GaussianStats(n, float(n), mean, None, new, tri)
 
 
 def _test_moments(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +182,7 @@ def _mean_sq_error(p: GaussianParams, w: World) -> np.ndarray:
 
 
 def _trace(p: GaussianParams) -> np.ndarray:
-    return np.trace(p.cov, axis1=1, axis2=2)
+    return p.trace
 
 
 def _w2_sq(p: GaussianParams, w: World) -> np.ndarray:

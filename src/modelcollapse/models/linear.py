@@ -18,6 +18,7 @@ from modelcollapse.data import Rows
 from modelcollapse.models import _linalg as la
 from modelcollapse.models.base import Metric
 from modelcollapse.sources.base import World
+from modelcollapse.sources.regression import inputs_of
 from modelcollapse.workflows.base import Part
 
 
@@ -80,8 +81,8 @@ def _design(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return world.cache["design_eig"]
 
 
-def stats_of(rows: Rows) -> RegressionStats:
-    x, y = rows.cols["x"], rows.cols["y"]
+def stats_of(rows: Rows, world: World) -> RegressionStats:
+    x, y = inputs_of(rows, world.truth), rows.cols["y"]
     xt = np.swapaxes(x, 1, 2)
     return RegressionStats(x.shape[1], float(x.shape[1]), (xt @ y[..., None])[..., 0], (y**2).sum(1), xt @ x)
 
@@ -105,15 +106,17 @@ class LinearRegressionFamily:
 
     def prepare(self, rows: Rows, world: World) -> RegressionStats:
         if world.truth.design is not None and rows is world.train:
-            x, y = rows.cols["x"], rows.cols["y"]
+            x, y = world.truth.design, rows.cols["y"]
             xty = (np.swapaxes(x, 1, 2) @ y[..., None])[..., 0]
             return RegressionStats(rows.n, float(rows.n), xty, (y**2).sum(1), None, 1.0, _design(world)[2])
-        return stats_of(rows)
+        return stats_of(rows, world)
 
     def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> RegressionParams:
+        if all(isinstance(p.data, Rows) and "i" in p.data.cols for p in parts):
+            return self._fit_design_rows(parts, world)
         total = None
         for p in parts:
-            s = (p.data if isinstance(p.data, RegressionStats) else stats_of(p.data)).scaled(p.weight)
+            s = (p.data if isinstance(p.data, RegressionStats) else stats_of(p.data, world)).scaled(p.weight)
             total = s if total is None else total + s
         assert total is not None
         if total.gram is None:
@@ -125,6 +128,46 @@ class LinearRegressionFamily:
                 gram = gram + self.ridge * np.eye(gram.shape[-1])
             w = la.pinv_solve(gram, total.xty)
         return RegressionParams(w, self._noise_var(total, w, world))
+
+    def _fit_design_rows(self, parts: Sequence[Part], world: World) -> RegressionParams:
+        """Rows of a fixed design: duplicates reduce to distinct design rows with counts.
+
+        With counts ``c_i`` and label sums, the least-squares problem is a weighted
+        one over the distinct rows. Where they span R^d the normal equations are
+        nonsingular (Cholesky); where there are ``u < d`` of them, the minimum-norm
+        solution interpolates their mean labels, ``w = X_U^T (X_U X_U^T)^{-1} ybar``,
+        a ``u x u`` solve. Both equal ``pinv(X_sub) y_sub``.
+        """
+        x0 = world.truth.design
+        batch, n, d = x0.shape
+        offset = n * np.arange(batch)[:, None]
+        counts, ysum, yty = np.zeros(batch * n), np.zeros(batch * n), np.zeros(batch)
+        rows = 0
+        for p in parts:
+            idx, y = (p.data.cols["i"] + offset).ravel(), p.data.cols["y"]
+            counts += p.weight * np.bincount(idx, minlength=batch * n)
+            ysum += p.weight * np.bincount(idx, weights=y.ravel(), minlength=batch * n)
+            yty += p.weight * (y**2).sum(1)
+            rows += p.data.n
+        counts, ysum = counts.reshape(batch, n), ysum.reshape(batch, n)
+        xty = np.einsum("bnd,bn->bd", x0, ysum)
+        w = np.empty((batch, d))
+        full = ((counts > 0).sum(1) >= d) | (self.ridge > 0)
+        if full.any():
+            gram = np.swapaxes(x0[full], 1, 2) @ (counts[full][:, :, None] * x0[full]) + self.ridge * np.eye(
+                d
+            )
+            w[full] = la.pinv_solve(gram, xty[full])
+        for b in np.flatnonzero(~full):
+            keep = counts[b] > 0
+            xu = x0[b, keep]
+            w[b] = xu.T @ la.pinv_solve((xu @ xu.T)[None], (ysum[b, keep] / counts[b, keep])[None])[0]
+        if self.noise == "known":
+            return RegressionParams(w, np.full(batch, world.truth.noise_std**2))
+        pred = np.einsum("bnd,bd->bn", x0, w)
+        rss = yty - 2 * (pred * ysum).sum(1) + (counts * pred**2).sum(1)
+        divisor = counts.sum(1) - (d if self.estimator == "unbiased" else 0)
+        return RegressionParams(w, np.clip(rss, 0.0, None) / np.maximum(divisor, 1.0))
 
     def _noise_var(self, s: RegressionStats, w: np.ndarray, world: World) -> np.ndarray:
         if self.noise == "known":
@@ -144,10 +187,15 @@ class LinearRegressionFamily:
         x = world.covariates(n, rng)
         sd = np.sqrt(params.noise_var)[:, None]
         y = np.einsum("bnd,bd->bn", x, params.weights) + sd * rng.standard_normal(x.shape[:2])
+        if rows and world.truth.design is not None:  # keep design indices, not copies of x
+            m = world.train.n
+            return Rows({"i": np.broadcast_to(np.arange(n) % m, y.shape), "y": y})
         out = Rows({"x": x, "y": y})
-        return out if rows else stats_of(out)
+        return out if rows else stats_of(out, world)
 
-    def _sample_fixed_stats(self, params: RegressionParams, rng: np.random.Generator, world: World) -> RegressionStats:
+    def _sample_fixed_stats(
+        self, params: RegressionParams, rng: np.random.Generator, world: World
+    ) -> RegressionStats:
         # y = X w + s eps. In the eigenbasis of G = X^T X, X^T eps = V sqrt(lam) z with z ~ N(0, I),
         # ||eps||^2 = ||z_{lam>0}||^2 + chi^2_{n - rank}: the law of (X^T y, y^T y) is exact.
         lam, v, gram = _design(world)
@@ -167,7 +215,7 @@ class LinearRegressionFamily:
 
 def _test_stats(world: World) -> RegressionStats:
     if "reg_test" not in world.cache:
-        world.cache["reg_test"] = stats_of(world.test)
+        world.cache["reg_test"] = stats_of(world.test, world)
     return world.cache["reg_test"]
 
 

@@ -6,7 +6,8 @@ runtime piece (``build``), so the rest of the code never compares kind strings.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+import inspect
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import numpy as np
 from pydantic import (
@@ -147,7 +148,15 @@ SourceConfig = Annotated[
     Field(discriminator="kind"),
 ]
 
-SOURCE_KINDS = [c.model_fields["kind"].annotation.__args__[0] for c in SourceConfig.__origin__.__args__]  # type: ignore[attr-defined]
+
+def _by_kind(union: Any) -> dict[str, type[BaseModel]]:
+    """The config classes of a discriminated union, keyed by their ``kind`` literal."""
+    classes = get_args(get_args(union)[0])
+    return {get_args(c.model_fields["kind"].annotation)[0]: c for c in classes}
+
+
+SOURCES = _by_kind(SourceConfig)
+SOURCE_KINDS = list(SOURCES)
 
 # ---- models ----------------------------------------------------------------
 
@@ -224,6 +233,10 @@ class PoissonModelConfig(_Strict):
 
 
 USER_MODELS: dict[str, type[Model]] = {}
+
+
+def _fit_params(factory: type[Model]) -> set[str]:
+    return set(inspect.signature(factory.fit).parameters)
 
 
 def register_model(kind: str, factory: type[Model]) -> None:
@@ -385,7 +398,8 @@ WorkflowConfig = Annotated[
     | WeightsConfig,
     Field(discriminator="kind"),
 ]
-WORKFLOW_KINDS = [c.model_fields["kind"].annotation.__args__[0] for c in WorkflowConfig.__origin__.__args__]  # type: ignore[attr-defined]
+WORKFLOWS = _by_kind(WorkflowConfig)
+WORKFLOW_KINDS = list(WORKFLOWS)
 
 # ---- the experiment --------------------------------------------------------
 
@@ -423,8 +437,18 @@ class Experiment(_Strict):
         if self.source.kind not in self.model.sources:
             allowed = ", ".join(self.model.sources)
             raise ValueError(
-                f"model.kind {self.model.kind!r} cannot fit source.kind {self.source.kind!r}; it fits: {allowed}"
+                f"model.kind {self.model.kind!r} cannot fit source.kind {self.source.kind!r}; "
+                f"it fits: {allowed}"
             )
+        if isinstance(self.model, UserModelConfig) and "sample_weight" not in _fit_params(
+            USER_MODELS[self.model.kind]
+        ):
+            for i, wf in enumerate(self.workflow):
+                if wf.build(self.samples_per_generation, self.generations).weighted:
+                    raise ValueError(
+                        f"workflow[{i}]: model {self.model.kind!r} has no fit(..., sample_weight=...); "
+                        f"the {wf.kind} workflow needs it"
+                    )
         if self.metrics is not None:
             known = self.family().metrics
             for m in self.metrics:

@@ -51,7 +51,9 @@ def run_block(exp: Experiment, block: int) -> dict[str, dict[str, np.ndarray]]:
     world = exp.source.build().world(size, n, stream(exp.seed, real_key(exp), block))
     metrics = exp.metric_names()
     return {
-        wf.label: simulate(world, family, wf.build(n, gens), gens, stream(exp.seed, chain_key(exp, wf), block), metrics)
+        wf.label: simulate(
+            world, family, wf.build(n, gens), gens, stream(exp.seed, chain_key(exp, wf), block), metrics
+        )
         for wf in exp.workflow
     }
 
@@ -100,7 +102,9 @@ def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None) 
                     t0 = time.perf_counter()
                     res = run_block(exp, block)
                     trimmed = {w: {m: v[:, :keep] for m, v in r.items()} for w, r in res.items()}
-                    rows += store.write_chunk(key, exp.name, point, block, first, trimmed, time.perf_counter() - t0)
+                    rows += store.write_chunk(
+                        key, exp.name, point, block, first, trimmed, time.perf_counter() - t0
+                    )
                     ran += 1
                 done += 1
                 if progress:
@@ -109,8 +113,14 @@ def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None) 
         first_exp = cells[0][1]
         store.record_run(
             {
-                "started": started, "finished": finished, "experiment": first_exp.name, "seed": first_exp.seed,
-                "config": raw, "versions": versions(), "cells": len(cells), "chunks_run": ran,
+                "started": started,
+                "finished": finished,
+                "experiment": first_exp.name,
+                "seed": first_exp.seed,
+                "config": raw,
+                "versions": versions(),
+                "cells": len(cells),
+                "chunks_run": ran,
                 "chunks_skipped": skipped,
             }
         )
@@ -119,7 +129,7 @@ def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None) 
 
 def simulate_experiment(exp: Experiment) -> dict[str, dict[str, np.ndarray]]:
     """All replicates of one experiment in memory: ``{workflow: {metric: (generations, replicates)}}``."""
-    size, nblocks = block_count(exp)
+    _, nblocks = block_count(exp)
     blocks = [run_block(exp, b) for b in range(nblocks)]
     return {
         w: {m: np.concatenate([b[w][m] for b in blocks], axis=1)[:, : exp.replicates] for m in blocks[0][w]}

@@ -18,13 +18,22 @@ class RegressionTruth:
     design: np.ndarray | None  # (B, n, d) when the design is fixed, else None
 
 
+def inputs_of(rows: Rows, truth: RegressionTruth) -> np.ndarray:
+    """The inputs of regression rows: column ``x``, or design rows ``i`` under a fixed design."""
+    if "x" in rows.cols:
+        return rows.cols["x"]
+    assert truth.design is not None
+    return truth.design[np.arange(truth.design.shape[0])[:, None], rows.cols["i"]]
+
+
 @dataclass(frozen=True)
 class RegressionSource:
     """Rows ``x`` (n, d) with ``x ~ N(0, diag(feature_var))`` and ``y = x w* + N(0, noise_std^2)``.
 
     With ``design="fixed"`` the real inputs are reused by every generation (the
     protocol of Gerstgrasser et al. and Dohmatob et al.); with ``"fresh"`` each
-    synthetic batch gets new inputs.
+    synthetic batch gets new inputs. Under a fixed design, training rows hold the
+    index ``i`` of their design row instead of a copy of ``x`` (see :func:`inputs_of`).
     """
 
     dim: int
@@ -48,9 +57,13 @@ class RegressionSource:
         test = label(inputs(self.test_samples, rng), rng)
         fixed = self.design == "fixed"
         x0 = train.cols["x"]
+        if fixed:
+            train = Rows({"i": np.broadcast_to(np.arange(n), (batch, n)), "y": train.cols["y"]})
 
         def covariates(m: int, g: np.random.Generator) -> np.ndarray:
-            return x0[:, np.arange(m) % n] if fixed else inputs(m, g)
+            if fixed:
+                return x0 if m == n else x0[:, np.arange(m) % n]
+            return inputs(m, g)
 
         truth = RegressionTruth(w, var, self.noise_std, x0 if fixed else None)
         return World(train, test, truth, lambda m, g: label(inputs(m, g), g), covariates)

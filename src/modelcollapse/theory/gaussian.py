@@ -35,7 +35,10 @@ def replace_logdet_change(t: np.ndarray | int, n: int, d: int, estimator: str = 
 
 
 def accumulate_cov_factor(t: int, n: int, estimator: str = "mle") -> np.ndarray:
-    """E Sigma_s / Sigma_0 for s = 1..t: prod_{k<=s} (1 - 1/(n k^2)) (MLE), prod_{2<=k<=s} (1 - 1/(k(kn-1)))."""
+    """E Sigma_s / Sigma_0 for s = 1..t (s2.2).
+
+    MLE: prod_{k<=s} (1 - 1/(n k^2)); unbiased: prod_{2<=k<=s} (1 - 1/(k(kn-1))).
+    """
     k = np.arange(1, t + 1, dtype=float)
     if estimator == "mle":
         factors = 1 - 1 / (n * k**2)

@@ -40,8 +40,12 @@ def mean_log_var(g: np.ndarray | int, m: int, sigma2: float = 1.0, estimator: st
     return np.log(sigma2) + np.asarray(g, float) * (digamma((m - 1) / 2) + np.log(2.0 / c))
 
 
-def expected_w2_sq(g: np.ndarray | int, m: int, sigma2: float = 1.0, estimator: str = "unbiased") -> np.ndarray:
-    """Exact E W_2^2(N(mu, sigma^2), N(mu_g, sigma_g^2)) = Var mu_g + E sigma_g^2 - 2 sigma E sigma_g + sigma^2.
+def expected_w2_sq(
+    g: np.ndarray | int, m: int, sigma2: float = 1.0, estimator: str = "unbiased"
+) -> np.ndarray:
+    """Exact E W_2^2(N(mu, sigma^2), N(mu_g, sigma_g^2)).
+
+    It equals Var mu_g + E sigma_g^2 - 2 sigma E sigma_g + sigma^2.
 
     For the unbiased estimator this is THEORY.md s1.3's exact form
     sigma^2 [sum_{i<g} 1/M + 2 (1 - c4(M)^g)].

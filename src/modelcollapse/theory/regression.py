@@ -22,6 +22,9 @@ def replace_error(t: np.ndarray | int, d: int, T: int, sigma2: float = 1.0) -> n
 
 
 def accumulate_error(t: int, d: int, T: int, sigma2: float = 1.0) -> np.ndarray:
-    """sigma^2 d / (T - d - 1) * sum_{i<=s} 1/i^2 for s = 1..t, below pi^2/6 times base (Gerstgrasser et al. 2024)."""
+    """sigma^2 d / (T - d - 1) * sum_{i<=s} 1/i^2 for s = 1..t (Gerstgrasser et al. 2024).
+
+    Bounded by pi^2/6 times the generation-1 error.
+    """
     i = np.arange(1, t + 1, dtype=float)
     return base_error(d, T, sigma2) * np.cumsum(1 / i**2)

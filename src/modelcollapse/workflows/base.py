@@ -7,8 +7,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from modelcollapse.data import Data
-
 
 class Part(NamedTuple):
     """One piece of a training set: a data set and the weight each of its rows carries."""
@@ -32,7 +30,7 @@ class Workflow(NamedTuple):
     training set of model ``t``.
     """
 
-    init: Callable[[Data], Any]
+    init: Callable[[Any], Any]  # real data set (rows or statistics) -> state
     step: Step
     synthetic_size: Callable[[int], int]
     fresh_size: Callable[[int], int] = lambda t: 0

@@ -69,9 +69,7 @@ def real_fraction(n: int, fraction: float) -> Workflow:
         parts = [Part(real.take(k, rng))] if k else []
         return real, parts + ([Part(synth)] if n - k else [])
 
-    return Workflow(
-        init=lambda real: real, step=step, synthetic_size=lambda t: n - k, needs_rows=True
-    )
+    return Workflow(init=lambda real: real, step=step, synthetic_size=lambda t: n - k, needs_rows=True)
 
 
 def fresh(real_samples: int, synthetic_samples: int, real_weight: float | None = None) -> Workflow:
