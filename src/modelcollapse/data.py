@@ -90,23 +90,26 @@ class RowPool:
 def _choose(batch: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """``(batch, k)`` indices, each row a uniform k-subset of ``range(n)`` (in no particular order).
 
-    For ``k`` small against ``n``, draw with replacement and redraw repeated
-    slots until all are distinct: the rule treats every label alike, so the
-    resulting set is uniform, and it costs O(k) instead of O(n) per row.
+    For ``k`` small against ``n`` this costs O(k log k) instead of O(n): draw
+    with replacement, keep each value's first draw, and take the ``k`` earliest
+    of those. The draws are exchangeable, so the first ``k`` distinct values
+    form a uniform k-subset. One SIMD sort of packed (value, position) keys
+    finds first draws.
     """
     if not 0 <= k <= n:
         raise ValueError(f"cannot take {k} rows without replacement from {n}")
     if 4 * k > n:
         return rng.permuted(np.broadcast_to(np.arange(n), (batch, n)), axis=1)[:, :k]
-    idx = rng.integers(0, n, size=(batch, k))
-    while True:
-        order = np.argsort(idx, axis=1, kind="stable")
-        ranked = np.take_along_axis(idx, order, axis=1)
-        dup = np.zeros_like(idx, dtype=bool)
-        np.put_along_axis(dup, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
-        if not dup.any():
-            return idx
-        idx[dup] = rng.integers(0, n, size=int(dup.sum()))
+    m = k + int(2 * k * k / n) + 16  # enough draws for k distinct values with high probability
+    draws = rng.integers(0, n, size=(batch, m))
+    keys = np.sort(draws * m + np.arange(m), axis=1)
+    value, pos = np.divmod(keys, m)
+    first = np.ones_like(value, dtype=bool)
+    first[:, 1:] = value[:, 1:] != value[:, :-1]
+    if (first.sum(axis=1) < k).any():  # very rare: too few distinct draws; try again
+        return _choose(batch, n, k, rng)
+    earliest = np.sort(np.where(first, pos, m), axis=1)[:, :k]
+    return np.take_along_axis(draws, earliest, axis=1)
 
 
 def _gather(v: np.ndarray, idx: np.ndarray) -> np.ndarray:

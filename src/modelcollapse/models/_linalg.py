@@ -90,8 +90,13 @@ def _chol_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 def bartlett(rng: np.random.Generator, batch: int, k: int, dof: int) -> np.ndarray:
-    """Lower-triangular ``A`` with ``A A^T ~ Wishart_k(dof, I)`` (Bartlett decomposition); dof >= k."""
-    a = np.tril(rng.standard_normal((batch, k, k)), -1)
+    """Lower-triangular ``A`` with ``A A^T ~ Wishart_k(dof, I)`` (Bartlett decomposition); dof >= k.
+
+    Only the ``k(k-1)/2`` entries below the diagonal are drawn.
+    """
+    a = np.zeros((batch, k, k))
+    rows, cols = np.tril_indices(k, -1)
+    a[:, rows, cols] = rng.standard_normal((batch, len(rows)))
     idx = np.arange(k)
     a[:, idx, idx] = np.sqrt(rng.chisquare(dof - idx, size=(batch, k)))
     return a

@@ -32,6 +32,11 @@ Positive = Annotated[float, Field(gt=0.0)]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @property
+    def row_bytes(self) -> int:
+        """Bytes one data row takes when a workflow keeps rows (sources override this)."""
+        return 8
+
 
 # ---- sources ---------------------------------------------------------------
 
@@ -60,6 +65,10 @@ class GaussianSourceConfig(_Strict):
                 raise ValueError("covariance must be positive definite")
         return self
 
+    @property
+    def row_bytes(self) -> int:
+        return 8 * self.dim
+
     def build(self) -> sources.GaussianSource:
         mean = np.broadcast_to(np.asarray(self.mean, float), (self.dim,)).copy()
         if self.covariance is not None:
@@ -78,6 +87,10 @@ class RegressionSourceConfig(_Strict):
     design: Literal["fixed", "fresh"] = "fixed"
     feature_variance: Positive | list[Positive] = 1.0
     test_samples: PositiveInt = 1000
+
+    @property
+    def row_bytes(self) -> int:  # a fixed design stores (row index, label) per row
+        return 16 if self.design == "fixed" else 8 * (self.dim + 1)
 
     def build(self) -> sources.RegressionSource:
         var = np.broadcast_to(np.asarray(self.feature_variance, float), (self.dim,)).copy()

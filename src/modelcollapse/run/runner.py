@@ -37,9 +37,26 @@ def chain_key(exp: Experiment, workflow: Any) -> str:
     return stable_hash(["chain", [p.model_dump(mode="json") for p in parts], exp.samples_per_generation])
 
 
+POOL_BYTES_PER_BLOCK = 1 << 30
+
+
+def block_size(exp: Experiment) -> int:
+    """Replicates per random stream: the family's block, shrunk so a row pool stays under 1 GiB.
+
+    A pure function of the config (never of ``replicates``), so replicate r's
+    numbers do not depend on how many replicates run.
+    """
+    size = exp.family().block
+    n, gens = exp.samples_per_generation, exp.generations
+    if any(wf.build(n, gens).needs_rows for wf in exp.workflow):
+        per_replicate = n * gens * exp.source.row_bytes
+        size = max(1, min(size, POOL_BYTES_PER_BLOCK // per_replicate))
+    return size
+
+
 def block_count(exp: Experiment) -> tuple[int, int]:
     """(replicates per block, number of blocks)."""
-    size = exp.family().block
+    size = block_size(exp)
     return size, math.ceil(exp.replicates / size)
 
 
