@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=100)
     ap.add_argument("--generations", type=int, default=100)
     ap.add_argument("--ref-replicates", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2, help="processes for the grids (this machine: 2 cores)")
     args = ap.parse_args()
     reps, gens = args.replicates, args.generations
 
@@ -104,10 +105,10 @@ def main() -> None:
         for v in cfg["sweep"].values():
             cells *= len(v)
         with tempfile.TemporaryDirectory() as out:
-            t = timed(run, cfg, out)
+            t = timed(functools.partial(run, workers=args.workers), cfg, out)
         print(
             f"{label} grid: {cells} cells x {len(WORKFLOWS)} workflows x {reps} replicates "
-            f"x {gens} generations: {t:.1f} s through `run` (store included)",
+            f"x {gens} generations: {t:.1f} s through `run` with {args.workers} worker(s), store included",
             flush=True,
         )
 

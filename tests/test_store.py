@@ -54,3 +54,15 @@ def test_sweep_columns(tmp_path: Path) -> None:
         (40, 3),
     ]
     assert (df["mean"] == df["samples_per_generation"]).all()
+
+
+def test_workers_give_identical_results(tmp_path: Path) -> None:
+    cfg = {**CFG, "replicates": 120, "sweep": {"samples_per_generation": [10, 30]}}
+    run(cfg, tmp_path / "one", workers=1)
+    run(cfg, tmp_path / "two", workers=2)
+    frames = []
+    for name in ("one", "two"):
+        with Store.open(tmp_path / name, read_only=True) as st:
+            frames.append(st.table("SELECT * FROM results ORDER BY ALL"))
+    assert len(frames[0]) == 2 * 2 * 3 * 120 * 2
+    assert frames[0].equals(frames[1])

@@ -39,6 +39,9 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="results folder (created; reruns resume)")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: FIELD=VALUE")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="processes (same numbers for any count)")
+    ] = 1,
 ) -> None:
     """Run an experiment (all sweep cells and workflows) and print the summary table."""
     from modelcollapse.run.runner import run as run_experiment
@@ -49,7 +52,7 @@ def run(
     except ConfigError as e:
         _fail(str(e))
     if quiet:
-        summary = run_experiment(raw, out)
+        summary = run_experiment(raw, out, workers=workers)
     else:
         columns = (
             TextColumn("{task.description}"),
@@ -62,7 +65,7 @@ def run(
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(raw.get("name", "run"), total=None)
             summary = run_experiment(
-                raw, out, lambda name, done, total: bar.update(task, completed=done, total=total)
+                raw, out, lambda name, done, total: bar.update(task, completed=done, total=total), workers
             )
     err.print(
         f"{summary.cells} cell(s), {summary.chunks_run} chunk(s) run, {summary.chunks_skipped} already done, "

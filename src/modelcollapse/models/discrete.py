@@ -113,14 +113,11 @@ CATEGORICAL_METRICS = {
 
 
 @dataclass
-class BernoulliFamily:
-    """The fitted probability of a one."""
+class _MeanFamily:
+    """Fits the sample mean of scalar rows: the Bernoulli probability, the Poisson rate."""
 
     estimator: str = "mle"
     block: int = 50
-
-    def __post_init__(self) -> None:
-        self.metrics = BERNOULLI_METRICS
 
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))
@@ -128,11 +125,6 @@ class BernoulliFamily:
     def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> np.ndarray:
         t = _total(parts, lambda r: self.prepare(r, world))
         return t.sums[:, 0] / t.count
-
-    def sample(self, p: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
-        if rows:
-            return Rows({"x": (rng.random((p.shape[0], n)) < p[:, None]).astype(np.int64)})
-        return CountStats(n, float(n), rng.binomial(n, p)[:, None].astype(float))
 
 
 def _bernoulli_nll(p: np.ndarray, w: World) -> np.ndarray:
@@ -152,29 +144,6 @@ BERNOULLI_METRICS = {
 }
 
 
-@dataclass
-class PoissonFamily:
-    """The fitted rate (sample mean)."""
-
-    estimator: str = "mle"
-    block: int = 50
-
-    def __post_init__(self) -> None:
-        self.metrics = POISSON_METRICS
-
-    def prepare(self, rows: Rows, world: World) -> CountStats:
-        return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))
-
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> np.ndarray:
-        t = _total(parts, lambda r: self.prepare(r, world))
-        return t.sums[:, 0] / t.count
-
-    def sample(self, lam: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
-        if rows:
-            return Rows({"x": rng.poisson(lam[:, None], (lam.shape[0], n))})
-        return CountStats(n, float(n), rng.poisson(n * lam)[:, None].astype(float))
-
-
 def _poisson_nll(lam: np.ndarray, w: World) -> np.ndarray:
     x = w.test.cols["x"]
     mean_x, mean_lgx = x.mean(1), gammaln(x + 1.0).mean(1)
@@ -188,3 +157,29 @@ POISSON_METRICS = {
     "absorbed": Metric(lambda p, w: (p == 0).astype(float), "1 once the fitted rate is 0 (absorbing)"),
     "test_nll": Metric(_poisson_nll, "mean negative log-likelihood of held-out real data (nats)"),
 }
+
+
+@dataclass
+class BernoulliFamily(_MeanFamily):
+    """The fitted probability of a one."""
+
+    def __post_init__(self) -> None:
+        self.metrics = BERNOULLI_METRICS
+
+    def sample(self, p: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+        if rows:
+            return Rows({"x": (rng.random((p.shape[0], n)) < p[:, None]).astype(np.int64)})
+        return CountStats(n, float(n), rng.binomial(n, p)[:, None].astype(float))
+
+
+@dataclass
+class PoissonFamily(_MeanFamily):
+    """The fitted rate (sample mean)."""
+
+    def __post_init__(self) -> None:
+        self.metrics = POISSON_METRICS
+
+    def sample(self, lam: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+        if rows:
+            return Rows({"x": rng.poisson(lam[:, None], (lam.shape[0], n))})
+        return CountStats(n, float(n), rng.poisson(n * lam)[:, None].astype(float))

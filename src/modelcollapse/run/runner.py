@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from modelcollapse._rng import stable_hash, stream
-from modelcollapse.run.config import Experiment
+from modelcollapse.run.config import Experiment, UserModelConfig
 from modelcollapse.run.engine import simulate
 from modelcollapse.run.loading import expand
 from modelcollapse.store import Store
@@ -95,37 +97,83 @@ def versions() -> dict[str, str]:
     return out
 
 
-def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None) -> RunSummary:
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of work and of storage: a block of replicates of one cell, all workflows."""
+
+    key: str
+    point: dict[str, Any]
+    exp: Experiment
+    block: int
+    first: int  # index of the block's first replicate
+    keep: int  # replicates of the block that the run asked for
+
+
+def _pin_blas() -> None:
+    # One BLAS thread per worker: oversubscribed BLAS makes small solves many times slower.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _compute(chunk: Chunk) -> tuple[dict[str, dict[str, np.ndarray]], float]:
+    t0 = time.perf_counter()
+    res = run_block(chunk.exp, chunk.block)
+    trimmed = {w: {m: v[:, : chunk.keep] for m, v in r.items()} for w, r in res.items()}
+    return trimmed, time.perf_counter() - t0
+
+
+def _cost(chunk: Chunk) -> float:
+    """A rough relative cost, only to order work: rows x dim^2 x generations."""
+    exp = chunk.exp
+    return exp.samples_per_generation * getattr(exp.source, "dim", 1) ** 2 * exp.generations
+
+
+def _execute(chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, dict, float]]:
+    """Results chunk by chunk, in completion order (storage is keyed, so order does not matter)."""
+    inline = workers <= 1 or len(chunks) <= 1 or any(isinstance(c.exp.model, UserModelConfig) for c in chunks)
+    if inline:  # user-registered models live in this process only
+        for c in chunks:
+            yield c, *_compute(c)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_blas) as pool:
+        # Largest first, so that no big chunk starts last and runs alone.
+        futures = {pool.submit(_compute, c): c for c in sorted(chunks, key=_cost, reverse=True)}
+        for f in as_completed(futures):
+            yield futures[f], *f.result()
+
+
+def run(
+    raw: dict[str, Any], out: str | Path, progress: Progress | None = None, workers: int = 1
+) -> RunSummary:
     """Run (or resume) the experiment described by the raw config mapping into folder ``out``.
 
     The config is fully validated (every sweep cell) before anything is written.
+    With ``workers > 1`` blocks run in that many processes; the numbers are the
+    same whatever the number of workers.
     """
     cells = expand(raw)
     started = time.time()
-    plan = [(point, exp, *block_count(exp)) for point, exp in cells]
-    total = sum(nb for *_, nb in plan)
-    done = ran = skipped = rows = 0
+    rows = skipped = 0
     with Store.open(out) as store:
-        for point, exp, size, nblocks in plan:
+        todo = []
+        for point, exp in cells:
             key = cell_key(exp)
             store.add_sweep_columns(point)
             store.register_cell(key, exp.name, point, exp.model_dump(mode="json"))
+            size, nblocks = block_count(exp)
             for block in range(nblocks):
-                first = block * size
-                keep = min(size, exp.replicates - first)
+                keep = min(size, exp.replicates - block * size)
                 if store.done(key, block, keep):
                     skipped += 1
                 else:
-                    t0 = time.perf_counter()
-                    res = run_block(exp, block)
-                    trimmed = {w: {m: v[:, :keep] for m, v in r.items()} for w, r in res.items()}
-                    rows += store.write_chunk(
-                        key, exp.name, point, block, first, trimmed, time.perf_counter() - t0
-                    )
-                    ran += 1
-                done += 1
-                if progress:
-                    progress(exp.name, done, total)
+                    todo.append(Chunk(key, point, exp, block, block * size, keep))
+        total = len(todo) + skipped
+        for done, (c, res, seconds) in enumerate(_execute(todo, workers), start=skipped + 1):
+            rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
+            if progress:
+                progress(c.exp.name, done, total)
         finished = time.time()
         first_exp = cells[0][1]
         store.record_run(
@@ -137,11 +185,11 @@ def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None) 
                 "config": raw,
                 "versions": versions(),
                 "cells": len(cells),
-                "chunks_run": ran,
+                "chunks_run": len(todo),
                 "chunks_skipped": skipped,
             }
         )
-    return RunSummary(Path(out), len(cells), ran, skipped, rows, finished - started)
+    return RunSummary(Path(out), len(cells), len(todo), skipped, rows, finished - started)
 
 
 def simulate_experiment(exp: Experiment) -> dict[str, dict[str, np.ndarray]]:
