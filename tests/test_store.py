@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modelcollapse import run
+from modelcollapse import run_experiment as run
 from modelcollapse.store import Store
 
 CFG = {

@@ -12,6 +12,7 @@
 from modelcollapse.run.config import Experiment, register_model
 from modelcollapse.run.loading import ConfigError
 from modelcollapse.run.loading import validate as load
-from modelcollapse.run.runner import run, simulate_experiment
+from modelcollapse.run.runner import run as run_experiment
+from modelcollapse.run.runner import simulate_experiment
 
-__all__ = ["ConfigError", "Experiment", "load", "register_model", "run", "simulate_experiment"]
+__all__ = ["ConfigError", "Experiment", "load", "register_model", "run_experiment", "simulate_experiment"]
