@@ -34,6 +34,23 @@ def replace_logdet_change(t: np.ndarray | int, n: int, d: int, estimator: str = 
     return np.asarray(t, float) * step
 
 
+def replace_det_ratio(t: np.ndarray | int, n: int, d: int, estimator: str = "mle") -> np.ndarray:
+    """E det Sigma_t / det Sigma_0 = (prod_{i=1}^d (n - i) / c)^t: decays for d >= 2 even when unbiased."""
+    i = np.arange(1, d + 1)
+    return np.prod((n - i) / _divisor(n, estimator)) ** np.asarray(t, float)
+
+
+def replace_top_eigen_rate(n: int, estimator: str = "mle") -> float:
+    """Lyapunov exponent of lambda_max(Sigma_t): psi((n - 1)/2) + log(2/c), about -1/(n - 1) unbiased."""
+    return float(digamma((n - 1) / 2) + np.log(2.0 / _divisor(n, estimator)))
+
+
+def accumulate_cov_limit(n: int) -> float:
+    """lim E Sigma_t / Sigma_0 under MLE accumulate: sin(pi / sqrt n) / (pi / sqrt n) (Euler's product)."""
+    x = np.pi / np.sqrt(n)
+    return float(np.sin(x) / x)
+
+
 def accumulate_cov_factor(t: int, n: int, estimator: str = "mle") -> np.ndarray:
     """E Sigma_s / Sigma_0 for s = 1..t (s2.2).
 
@@ -52,6 +69,16 @@ def accumulate_mean_sq_error(t: int, n: int, trace0: float, estimator: str = "ml
     cov = np.concatenate([[1.0], accumulate_cov_factor(t - 1, n, estimator)]) if t > 1 else np.array([1.0])
     r = np.arange(t, dtype=float)
     return np.cumsum(trace0 * cov / (r + 1) ** 2) / n
+
+
+def second_moment(trace0: float) -> float:
+    """s2.3: E ||mu_t - mu_0||^2 + E tr Sigma_t = tr Sigma_0 for every t (MLE; replace, accumulate, subsample)."""
+    return float(trace0)
+
+
+def subsample_limit_mean_sq_error(trace0: float, n: int) -> float:
+    """Large-n plateau of accumulate-subsample: (pi^2/2 - 2) tr Sigma_0 / n (about 2.935 tr / n)."""
+    return float((np.pi**2 / 2 - 2) * trace0 / n)
 
 
 def subsample_recursion(t: int, n: int, trace0: float) -> tuple[np.ndarray, np.ndarray]:

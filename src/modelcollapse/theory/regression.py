@@ -28,3 +28,24 @@ def accumulate_error(t: int, d: int, T: int, sigma2: float = 1.0) -> np.ndarray:
     """
     i = np.arange(1, t + 1, dtype=float)
     return base_error(d, T, sigma2) * np.cumsum(1 / i**2)
+
+
+def replace_error_sizes(
+    rows: np.ndarray | list[int], d: int, noise_var: np.ndarray | list[float] | float = 1.0
+) -> np.ndarray:
+    """Replace with per-generation sizes T_i and noise sigma_i^2: cumulative sum of sigma_i^2 d / (T_i - d - 1).
+
+    Holds whether or not the design is redrawn each generation (s3, generalisations).
+    """
+    t = np.asarray(rows, float)
+    s2 = np.broadcast_to(np.asarray(noise_var, float), t.shape)
+    if np.any(t <= d + 1):
+        raise ValueError(f"the closed form needs every T_i > d + 1 (d={d})")
+    return np.cumsum(s2 * d / (t - d - 1))
+
+
+def fresh_stationary_error(real_rows: int, synthetic_rows: int, d: int, sigma2: float = 1.0) -> float:
+    """s6c (approximate, T >> d): (sigma^2 d / (T - d - 1)) / (1 - (1 - lambda)^2), T = T_r + T_s, lambda = T_r / T."""
+    total = real_rows + synthetic_rows
+    lam = real_rows / total
+    return float(base_error(d, total, sigma2) / (1 - (1 - lam) ** 2))
