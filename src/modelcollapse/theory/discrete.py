@@ -116,7 +116,7 @@ def bernoulli_not_zero_bounds(k: int, n: int, p0: float) -> tuple[float, float]:
 def bernoulli_not_absorbed_bounds(k: int, n: int, p0: float) -> tuple[float, float]:
     """Seddik et al. (as quoted): [4 p0 (1 - p0), n^2/(n - 1) p0 (1 - p0)] times (1 - 1/n)^k (sharper upper)."""
     h = heterozygosity(k, n, p0)
-    return float(4 * h), float(min(1.0, n**2 / (n - 1) * h))
+    return float(4 * h), float(np.minimum(1.0, n**2 / (n - 1) * h))
 
 
 def time_to_fixation_two(n: int, p0: float) -> float:
