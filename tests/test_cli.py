@@ -22,9 +22,7 @@ GOOD = {
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelcollapse", *args], capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "modelcollapse", *args], capture_output=True, text=True, timeout=120)
 
 
 def write(tmp_path: Path, cfg: dict) -> str:
@@ -53,12 +51,12 @@ BAD = [
     (
         {"metrics": ["mean_sq_error", "perplexity"]},
         "metrics: unknown metric 'perplexity'; allowed: mean_sq_error, cov_trace_ratio, cov_logdet_change, "
-        "w2_sq, test_nll",
+        "w2_sq, second_moment, test_nll",
     ),
     ({"source": None}, "source: field required"),
     (
         {"model": {"kind": "gaussian", "covariance": "ful"}},
-        "model.covariance: 'ful' is not one of: full, diagonal or isotropic",
+        "model.covariance: 'ful' is not one of: full, diagonal, isotropic or known",
     ),
     (
         {"model": {"kind": "mlp"}},
@@ -103,9 +101,9 @@ def test_run_show_export_and_resume(tmp_path: Path) -> None:
     csv = tmp_path / "r.csv"
     assert cli("export", str(out), "--csv", str(csv)).returncode == 0
     lines = csv.read_text().splitlines()
-    # header + 2 workflows x 6 metrics x 4 generations x 3 replicates, no duplicates after the rerun
+    # header + 2 workflows x 7 metrics x 4 generations x 3 replicates, no duplicates after the rerun
     assert lines[0] == "experiment,config_hash,workflow,replicate,generation,metric,value"
-    assert len(lines) == 1 + 2 * 6 * 4 * 3
+    assert len(lines) == 1 + 2 * 7 * 4 * 3
     shown = cli("show", str(out), "-g", "4", "-m", "train_size")
     assert shown.returncode == 0 and "80±0" in shown.stdout
 

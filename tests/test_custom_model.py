@@ -49,8 +49,7 @@ def test_weighted_workflow_needs_sample_weight() -> None:
         mc.load(cfg)
     except mc.ConfigError as e:
         assert (
-            str(e) == "workflow[0]: model 'mean-only' has no fit(..., sample_weight=...); "
-            "the weights workflow needs it"
+            str(e) == "workflow[0]: model 'mean-only' has no fit(..., sample_weight=...); the weights workflow needs it"
         )
     else:
         raise AssertionError("expected a ConfigError")

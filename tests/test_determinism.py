@@ -18,12 +18,8 @@ def test_same_seed_same_numbers() -> None:
 
 
 def test_replicate_count_does_not_change_replicate_zero() -> None:
-    small = simulate(
-        workflow=WF, replicates=3, source={"kind": "linear-regression", "dim": 3}, model={"kind": "ols"}
-    )
-    large = simulate(
-        workflow=WF, replicates=120, source={"kind": "linear-regression", "dim": 3}, model={"kind": "ols"}
-    )
+    small = simulate(workflow=WF, replicates=3, source={"kind": "linear-regression", "dim": 3}, model={"kind": "ols"})
+    large = simulate(workflow=WF, replicates=120, source={"kind": "linear-regression", "dim": 3}, model={"kind": "ols"})
     for w in small:
         for m in small[w]:
             np.testing.assert_array_equal(small[w][m], large[w][m][:, :3])

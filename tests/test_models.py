@@ -46,9 +46,7 @@ def test_gaussian_sampled_statistics_match_data(covariance: str, n: int) -> None
 
 @pytest.mark.parametrize("dim", [3, 30])  # n = 20 < 30: minimum-norm fits
 def test_regression_sampled_statistics_match_data(dim: int) -> None:
-    exp = experiment(
-        source={"kind": "linear-regression", "dim": dim}, model={"kind": "ols"}, samples_per_generation=20
-    )
+    exp = experiment(source={"kind": "linear-regression", "dim": dim}, model={"kind": "ols"}, samples_per_generation=20)
     for wf in (replace(20), accumulate(20)):
         fast, slow = _paths(exp, wf, "excess_risk", 4)
         assert stats.ks_2samp(fast, slow).pvalue > ALPHA

@@ -56,9 +56,7 @@ def test_s1_single_step_w2_variance() -> None:
     assert G1.var_w2_sq_quoted(1, 1000) < 2.0 / 1000**2  # the quoted form is below Var[(mu_1 - mu)^2] alone
 
 
-def _pivotal(
-    g: int, m: int | list[int], reps: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _pivotal(g: int, m: int | list[int], reps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(mu_g - mu, sigma_g) by the Cochran representation, unbiased, sigma = 1 (not the library's code)."""
     ms = G1.sizes(g, m)
     mu, var = np.zeros(reps), np.ones(reps)
@@ -118,9 +116,7 @@ def test_s3_values() -> None:
         [0.11236, 0.14045, 0.16445, 0.17413, 0.17934],
         atol=1e-5,
     )
-    np.testing.assert_allclose(
-        RG.replace_error_sizes([100] * 20, 10), RG.replace_error(np.arange(1, 21), 10, 100)
-    )
+    np.testing.assert_allclose(RG.replace_error_sizes([100] * 20, 10), RG.replace_error(np.arange(1, 21), 10, 100))
     assert RG.fresh_stationary_error(100, 100, 10) == pytest.approx(0.07055, abs=2e-4)
     with pytest.raises(ValueError, match="T > d \\+ 1"):
         RG.base_error(10, 11)
@@ -177,9 +173,7 @@ def test_s6_sheet_values() -> None:
 
 
 def test_s6_golden_ratio_is_the_minimum() -> None:
-    best = optimize.minimize_scalar(
-        lambda w: MX.weighted_stationary(20, w), bounds=(0.01, 1), method="bounded"
-    )
+    best = optimize.minimize_scalar(lambda w: MX.weighted_stationary(20, w), bounds=(0.01, 1), method="bounded")
     assert best.x == pytest.approx(MX.GOLDEN_WEIGHT, abs=1e-5)
     assert best.fun == pytest.approx(2 / ((1 + np.sqrt(5)) * 20), rel=1e-6)
 

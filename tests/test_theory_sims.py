@@ -61,23 +61,10 @@ def test_s2_replace_logdet_trace_mean(estimator: str) -> None:
     out = _gauss_nd(estimator, ["replace"], 1000, 50)["replace"]
     tr0 = np.trace(COV0)
     for t in (1, 10, 50):
-        assert (
-            abs(
-                z_score(
-                    out["cov_logdet_change"][t - 1], gaussian.replace_logdet_change(t, 100, 10, estimator)
-                )
-            )
-            < Z
-        )
+        assert abs(z_score(out["cov_logdet_change"][t - 1], gaussian.replace_logdet_change(t, 100, 10, estimator))) < Z
     for t in (1, 10):  # raw means of heavy-tailed products only at small t (s0)
-        assert (
-            abs(z_score(tr0 * out["cov_trace_ratio"][t - 1], gaussian.replace_trace(t, 100, tr0, estimator)))
-            < Z
-        )
-        assert (
-            abs(z_score(out["mean_sq_error"][t - 1], gaussian.replace_mean_sq_error(t, 100, tr0, estimator)))
-            < Z
-        )
+        assert abs(z_score(tr0 * out["cov_trace_ratio"][t - 1], gaussian.replace_trace(t, 100, tr0, estimator))) < Z
+        assert abs(z_score(out["mean_sq_error"][t - 1], gaussian.replace_mean_sq_error(t, 100, tr0, estimator))) < Z
 
 
 @pytest.mark.parametrize("estimator", ["mle", "unbiased"])
@@ -93,9 +80,7 @@ def test_s2_accumulate_trace_and_mean(estimator: str) -> None:
 
 
 def test_s2_3_second_moment_invariant_mle() -> None:
-    out = _gauss_nd(
-        "mle", ["replace", "accumulate", "accumulate-subsample"], 1000, 10, n=30, cov=COV0[:4, :4]
-    )
+    out = _gauss_nd("mle", ["replace", "accumulate", "accumulate-subsample"], 1000, 10, n=30, cov=COV0[:4, :4])
     tr0 = np.trace(COV0[:4, :4])
     for w, r in out.items():
         for t in (1, 5, 10):

@@ -21,9 +21,7 @@ from rich.table import Table
 
 from modelcollapse.run.loading import ConfigError, apply_overrides, expand, read_yaml
 
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse."
-)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse.")
 console = Console(width=max(Console().width, 140))
 err = Console(stderr=True)
 
@@ -39,9 +37,7 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="results folder (created; reruns resume)")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: FIELD=VALUE")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
-    workers: Annotated[
-        int, typer.Option("--workers", "-w", min=1, help="processes (same numbers for any count)")
-    ] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="processes (same numbers for any count)")] = 1,
 ) -> None:
     """Run an experiment (all sweep cells and workflows) and print the summary table."""
     from modelcollapse.run.runner import run as run_experiment
@@ -78,9 +74,7 @@ def run(
 @app.command()
 def show(
     folder: Annotated[Path, typer.Argument(help="results folder")],
-    generation: Annotated[
-        list[int] | None, typer.Option("--generation", "-g", help="generations to show")
-    ] = None,
+    generation: Annotated[list[int] | None, typer.Option("--generation", "-g", help="generations to show")] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metrics to show")] = None,
 ) -> None:
     """A table of metric mean ± standard error per workflow at chosen generations."""
@@ -171,9 +165,7 @@ def list_() -> None:
 def export(
     folder: Annotated[Path, typer.Argument(help="results folder")],
     csv: Annotated[Path | None, typer.Option("--csv", help="write the results table as CSV")] = None,
-    parquet: Annotated[
-        Path | None, typer.Option("--parquet", help="write the results table as Parquet")
-    ] = None,
+    parquet: Annotated[Path | None, typer.Option("--parquet", help="write the results table as Parquet")] = None,
 ) -> None:
     """Write the tidy results table (sorted) to CSV and/or Parquet."""
     from modelcollapse.store import Store
@@ -186,6 +178,95 @@ def export(
         _fail(str(e))
     with store:
         store.export(csv, parquet)
+
+
+@app.command()
+def plot(
+    folder: Annotated[Path, typer.Argument(help="results folder")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="figure folder (default FOLDER/figures)")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metrics to draw (default all)")] = None,
+) -> None:
+    """Draw metric-vs-generation figures (PNG and PDF) with theory overlays from a results folder."""
+    from modelcollapse.report.figures import plot_folder
+
+    if not (folder / "results.duckdb").exists():
+        _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
+    for path in plot_folder(folder, out, metric):
+        console.print(str(path), highlight=False)
+
+
+@app.command()
+def reproduce(
+    name: Annotated[str | None, typer.Argument(help="a bundled reproduction (see --list)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="list the bundled reproductions")] = False,
+    replicates: Annotated[int | None, typer.Option("--replicates", "-r", min=1, help="override replicates")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="processes")] = 1,
+) -> None:
+    """Reproduce a published result: results, summary.csv (simulated vs predicted, z) and figures."""
+    from modelcollapse.report.reproduce import available, worst_rows
+    from modelcollapse.report.reproduce import reproduce as run_reproduction
+
+    repros = available()
+    if list_ or name is None:
+        table = Table(title="bundled reproductions", title_justify="left")
+        table.add_column("name", no_wrap=True)
+        table.add_column("reproduces")
+        for r in repros.values():
+            table.add_row(r.name, r.title)
+        console.print(table)
+        return
+    if name not in repros:
+        _fail(f"unknown reproduction {name!r}; one of: {', '.join(repros)}")
+    if out is None:
+        _fail("give --out DIR")
+    assert out is not None
+    outcome = run_reproduction(name, out, replicates, workers)
+    console.print(f"{repros[name].title}\nclaim: {repros[name].claim}", highlight=False)
+    console.print(f"{len(outcome.summary)} predicted points; worst |z| = {outcome.worst_z:.2f}", highlight=False)
+    if len(outcome.summary):
+        console.print(worst_rows(outcome.summary).to_string(index=False), highlight=False)
+    console.print(f"summary: {out / 'summary.csv'}; {len(outcome.figures)} figures in {out / 'figures'}")
+
+
+theory_app = typer.Typer(help="Closed-form theory (THEORY.md) as tools.", no_args_is_help=True)
+app.add_typer(theory_app, name="theory")
+
+
+@theory_app.command("workflows")
+def theory_workflows(
+    generations: Annotated[int, typer.Option("--generations", "-g", min=1, help="generations K")] = 10,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", "-r", help="discard | augment | real+last[:SHARE] | window:K | fresh:LAMBDA | mix:F"),
+    ] = None,
+    matrix: Annotated[
+        Path | None, typer.Option("--matrix", help="YAML list of rows of shares (row k-1: model k)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the figure here (PNG and PDF)")] = None,
+) -> None:
+    """Dey & Donoho's rho_k (risk relative to the real-data fit) for workflows, ranked."""
+    from modelcollapse.report.calculator import LONG, draw, evaluate, long_run
+
+    rules = rule or ["discard", "augment", "real+last", "window:2", "fresh:0.5", "mix:1"]
+    try:
+        curves = evaluate(rules, generations, matrix)
+    except ValueError as e:
+        _fail(str(e))
+    ranked = sorted(curves.items(), key=lambda kv: kv[1][-1])
+    shown = sorted({1, 2, min(5, generations), generations})
+    table = Table(title=f"rho_k: risk of model k / risk of the real-data fit (K = {generations})", title_justify="left")
+    table.add_column("rank")
+    table.add_column("workflow", no_wrap=True)
+    for k in shown:
+        table.add_column(f"k={k}", justify="right")
+    table.add_column(f"k={LONG}", justify="right")
+    for i, (label, rho) in enumerate(ranked, start=1):
+        far = long_run(label, matrix)
+        table.add_row(str(i), label, *(f"{rho[k - 1]:.4f}" for k in shown), "" if far is None else f"{far:.4f}")
+    console.print(table)
+    if out is not None:
+        console.print(str(draw(curves, out)))
 
 
 def main() -> None:

@@ -58,8 +58,7 @@ class RowPool:
 
     def __init__(self, first: Rows, capacity: int) -> None:
         self._bufs = {
-            k: np.empty((v.shape[0], max(capacity, v.shape[1]), *v.shape[2:]), v.dtype)
-            for k, v in first.cols.items()
+            k: np.empty((v.shape[0], max(capacity, v.shape[1]), *v.shape[2:]), v.dtype) for k, v in first.cols.items()
         }
         self._n = 0
         self.append(first)

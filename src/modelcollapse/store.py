@@ -76,9 +76,7 @@ class Store:
         have = {r[0] for r in self.con.execute("SELECT column_name FROM (DESCRIBE results)").fetchall()}
         for key, value in point.items():
             if key not in have:
-                kind = (
-                    "DOUBLE" if isinstance(value, int | float) and not isinstance(value, bool) else "VARCHAR"
-                )
+                kind = "DOUBLE" if isinstance(value, int | float) and not isinstance(value, bool) else "VARCHAR"
                 self.con.execute(f"ALTER TABLE results ADD COLUMN {_col(key)} {kind}")
 
     def register_cell(self, key: str, experiment: str, point: Mapping[str, Any], config: dict) -> None:
@@ -136,9 +134,7 @@ class Store:
             self.con.register("chunk_df", df)
             self.con.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM chunk_df")
             self.con.unregister("chunk_df")
-            self.con.execute(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", [key, block, reps, seconds, time.time()]
-            )
+            self.con.execute("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", [key, block, reps, seconds, time.time()])
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -172,9 +168,7 @@ class Store:
 
     def summary(self, generations: list[int] | None = None, metrics: list[str] | None = None) -> pd.DataFrame:
         """Mean, standard error and count per (sweep cell, workflow, metric, generation)."""
-        group = ", ".join(
-            _col(c) for c in ["experiment", *self.sweep_columns(), "workflow", "metric", "generation"]
-        )
+        group = ", ".join(_col(c) for c in ["experiment", *self.sweep_columns(), "workflow", "metric", "generation"])
         where: list[str] = []
         params: list[Any] = []
         if generations:

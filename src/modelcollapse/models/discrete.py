@@ -100,14 +100,12 @@ def _entropy(p: np.ndarray) -> np.ndarray:
 
 
 CATEGORICAL_METRICS = {
-    "support_size": Metric(
-        lambda p, w: (p > 0).sum(1).astype(float), "number of symbols with positive probability"
-    ),
+    "support_size": Metric(lambda p, w: (p > 0).sum(1).astype(float), "number of symbols with positive probability"),
     "entropy": Metric(lambda p, w: _entropy(p), "Shannon entropy of the fitted distribution (nats)"),
     "gini_simpson": Metric(lambda p, w: 1.0 - (p**2).sum(1), "Gini-Simpson diversity 1 - sum p_i^2"),
-    "tv_to_truth": Metric(
-        lambda p, w: 0.5 * np.abs(p - w.truth).sum(1), "total-variation distance to the truth"
-    ),
+    "tv_to_truth": Metric(lambda p, w: 0.5 * np.abs(p - w.truth).sum(1), "total-variation distance to the truth"),
+    "l2_sq_to_truth": Metric(lambda p, w: ((p - w.truth) ** 2).sum(1), "squared Euclidean distance to the truth"),
+    "absorbed": Metric(lambda p, w: ((p > 0).sum(1) == 1).astype(float), "1 once the fit is a single atom"),
     "test_nll": Metric(_categorical_nll, "mean negative log-likelihood of held-out real data (nats)"),
 }
 
@@ -137,9 +135,8 @@ def _bernoulli_nll(p: np.ndarray, w: World) -> np.ndarray:
 
 BERNOULLI_METRICS = {
     "param": Metric(lambda p, w: p, "fitted probability of a one"),
-    "absorbed": Metric(
-        lambda p, w: ((p == 0) | (p == 1)).astype(float), "1 once the fit is degenerate (p in {0, 1})"
-    ),
+    "absorbed": Metric(lambda p, w: ((p == 0) | (p == 1)).astype(float), "1 once the fit is degenerate (p in {0, 1})"),
+    "heterozygosity": Metric(lambda p, w: p * (1 - p), "p (1 - p): half the Gini-Simpson diversity of the fit"),
     "test_nll": Metric(_bernoulli_nll, "mean negative log-likelihood of held-out real data (nats)"),
 }
 

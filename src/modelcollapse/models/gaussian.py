@@ -95,7 +95,9 @@ def stats_of(rows: Rows, diagonal: bool) -> GaussianStats:
 
 @dataclass
 class GaussianFamily:
-    """Fits ``N(mean, cov)``; ``covariance`` in {full, diagonal, isotropic}, ``estimator`` in {mle, unbiased}.
+    """Fits ``N(mean, cov)``; ``covariance`` in {full, diagonal, isotropic, known}, ``estimator`` in {mle, unbiased}.
+
+    ``known`` keeps the true covariance and fits the mean only.
 
     Examples
     --------
@@ -120,20 +122,23 @@ class GaussianFamily:
 
     @property
     def _diagonal(self) -> bool:
-        return self.covariance != "full"
+        return self.covariance in ("diagonal", "isotropic")
 
     def prepare(self, rows: Rows, world: World) -> GaussianStats:
         return stats_of(rows, self._diagonal)
 
     def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> GaussianParams:
         stats = [
-            (p.data if isinstance(p.data, GaussianStats) else self.prepare(p.data, world), p.weight)
-            for p in parts
+            (p.data if isinstance(p.data, GaussianStats) else self.prepare(p.data, world), p.weight) for p in parts
         ]
         total = stats[0][0].scaled(stats[0][1])
         for s, w in stats[1:]:
             total = total + s.scaled(w)
         divisor = total.count - (self.estimator == "unbiased")
+        if self.covariance == "known":
+            chol = np.broadcast_to(world.truth.chol, (total.mean.shape[0], *world.truth.cov.shape))
+            logdet = np.full(total.mean.shape[0], np.linalg.slogdet(world.truth.cov)[1])
+            return GaussianParams(total.mean, chol, np.ones(len(logdet), bool), logdet)
         if self._diagonal:
             var = total.scatter / divisor
             if self.covariance == "isotropic":
@@ -214,5 +219,9 @@ METRICS = {
         "log det Sigma_hat - log det Sigma (-inf once singular)",
     ),
     "w2_sq": Metric(_w2_sq, "squared Wasserstein-2 distance to the truth (closed form)"),
+    "second_moment": Metric(
+        lambda p, w: _trace(p) + _mean_sq_error(p, w),
+        "E||x - mu||^2 of a model sample about the true mean: tr Sigma_hat + ||mu_hat - mu||^2",
+    ),
     "test_nll": Metric(_test_nll, "mean negative log-likelihood of held-out real data (nats)"),
 }

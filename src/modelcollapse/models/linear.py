@@ -154,9 +154,7 @@ class LinearRegressionFamily:
         w = np.empty((batch, d))
         full = ((counts > 0).sum(1) >= d) | (self.ridge > 0)
         if full.any():
-            gram = np.swapaxes(x0[full], 1, 2) @ (counts[full][:, :, None] * x0[full]) + self.ridge * np.eye(
-                d
-            )
+            gram = np.swapaxes(x0[full], 1, 2) @ (counts[full][:, :, None] * x0[full]) + self.ridge * np.eye(d)
             w[full] = la.pinv_solve(gram, xty[full])
         for b in np.flatnonzero(~full):
             keep = counts[b] > 0
@@ -193,9 +191,7 @@ class LinearRegressionFamily:
         out = Rows({"x": x, "y": y})
         return out if rows else stats_of(out, world)
 
-    def _sample_fixed_stats(
-        self, params: RegressionParams, rng: np.random.Generator, world: World
-    ) -> RegressionStats:
+    def _sample_fixed_stats(self, params: RegressionParams, rng: np.random.Generator, world: World) -> RegressionStats:
         # y = X w + s eps. In the eigenbasis of G = X^T X, X^T eps = V sqrt(lam) z with z ~ N(0, I),
         # ||eps||^2 = ||z_{lam>0}||^2 + chi^2_{n - rank}: the law of (X^T y, y^T y) is exact.
         lam, v, gram = _design(world)

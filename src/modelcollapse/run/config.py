@@ -175,10 +175,10 @@ SOURCE_KINDS = list(SOURCES)
 
 
 class GaussianModelConfig(_Strict):
-    """Sample mean and covariance (full / diagonal / isotropic)."""
+    """Sample mean and covariance (full / diagonal / isotropic, or the known true covariance)."""
 
     kind: Literal["gaussian"]
-    covariance: Literal["full", "diagonal", "isotropic"] = "full"
+    covariance: Literal["full", "diagonal", "isotropic", "known"] = "full"
     estimator: Estimator = "mle"
     sources: ClassVar[tuple[str, ...]] = ("gaussian",)
 
@@ -450,12 +450,9 @@ class Experiment(_Strict):
         if self.source.kind not in self.model.sources:
             allowed = ", ".join(self.model.sources)
             raise ValueError(
-                f"model.kind {self.model.kind!r} cannot fit source.kind {self.source.kind!r}; "
-                f"it fits: {allowed}"
+                f"model.kind {self.model.kind!r} cannot fit source.kind {self.source.kind!r}; it fits: {allowed}"
             )
-        if isinstance(self.model, UserModelConfig) and "sample_weight" not in _fit_params(
-            USER_MODELS[self.model.kind]
-        ):
+        if isinstance(self.model, UserModelConfig) and "sample_weight" not in _fit_params(USER_MODELS[self.model.kind]):
             for i, wf in enumerate(self.workflow):
                 if wf.build(self.samples_per_generation, self.generations).weighted:
                     raise ValueError(

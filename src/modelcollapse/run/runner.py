@@ -70,9 +70,7 @@ def run_block(exp: Experiment, block: int) -> dict[str, dict[str, np.ndarray]]:
     world = exp.source.build().world(size, n, stream(exp.seed, real_key(exp), block))
     metrics = exp.metric_names()
     return {
-        wf.label: simulate(
-            world, family, wf.build(n, gens), gens, stream(exp.seed, chain_key(exp, wf), block), metrics
-        )
+        wf.label: simulate(world, family, wf.build(n, gens), gens, stream(exp.seed, chain_key(exp, wf), block), metrics)
         for wf in exp.workflow
     }
 
@@ -144,9 +142,7 @@ def _execute(chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, dict, f
             yield futures[f], *f.result()
 
 
-def run(
-    raw: dict[str, Any], out: str | Path, progress: Progress | None = None, workers: int = 1
-) -> RunSummary:
+def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None, workers: int = 1) -> RunSummary:
     """Run (or resume) the experiment described by the raw config mapping into folder ``out``.
 
     The config is fully validated (every sweep cell) before anything is written.

@@ -108,9 +108,7 @@ def bernoulli_not_absorbed(k: int, n: int, p0: float) -> np.ndarray:
 def bernoulli_not_zero_bounds(k: int, n: int, p0: float) -> tuple[float, float]:
     """Rate of collapse Thm 1: P(P_k != 0) in [1 - e^{-n p0 g_k}, 1 - (1 - 3 n p0^2 - 3 k p0)_+ e^{-n p0 g_k}]."""
     g = g_iterates(k)[-1]
-    return float(1 - np.exp(-n * p0 * g)), float(
-        1 - max(0.0, 1 - 3 * n * p0**2 - 3 * k * p0) * np.exp(-n * p0 * g)
-    )
+    return float(1 - np.exp(-n * p0 * g)), float(1 - max(0.0, 1 - 3 * n * p0**2 - 3 * k * p0) * np.exp(-n * p0 * g))
 
 
 def bernoulli_not_absorbed_bounds(k: int, n: int, p0: float) -> tuple[float, float]:

@@ -97,9 +97,7 @@ def expected_w2_sq(g: int, m: Sizes, sigma2: float = 1.0, estimator: str = "unbi
     """
     sigma = np.sqrt(sigma2)
     e_sd = expected_sd(g, m, sigma2, estimator)
-    return (
-        var_mean(g, m, sigma2, estimator) + expected_var(g, m, sigma2, estimator) - 2 * sigma * e_sd + sigma2
-    )
+    return var_mean(g, m, sigma2, estimator) + expected_var(g, m, sigma2, estimator) - 2 * sigma * e_sd + sigma2
 
 
 def expected_w2_sq_leading(g: int, m: Sizes, sigma2: float = 1.0) -> float:

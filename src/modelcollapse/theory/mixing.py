@@ -12,9 +12,7 @@ import numpy as np
 GOLDEN_WEIGHT = (np.sqrt(5) - 1) / 2  # 1 / phi
 
 
-def fresh_pooled(
-    generations: int, n_real: int, n_syn: int, sigma2: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
+def fresh_pooled(generations: int, n_real: int, n_syn: int, sigma2: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """s6a, exact: (E_t, V_t) for t = 1..G with E_t = E (mu_t - mu)^2 and V_t = E sigma_t^2.
 
     Pooled fit (sample mean, unbiased variance) of n_r fresh real plus n_s synthetic points:
@@ -28,9 +26,7 @@ def fresh_pooled(
     for t in range(1, generations):
         e[t] = lam * sigma2 / n + (1 - lam) * v[t - 1] / n + (1 - lam) ** 2 * e[t - 1]
         v[t] = (
-            (n_real - 1 + n_syn / n) * sigma2
-            + (n_syn - 1 + n_real / n) * v[t - 1]
-            + n_real * n_syn / n * e[t - 1]
+            (n_real - 1 + n_syn / n) * sigma2 + (n_syn - 1 + n_real / n) * v[t - 1] + n_real * n_syn / n * e[t - 1]
         ) / (n - 1)
     return e, v
 
@@ -53,6 +49,22 @@ def weighted_known_variance(
     e[0] = sigma2 / (n0 or 2 * m)
     for t in range(1, generations):
         e[t] = weight**2 * sigma2 / m + (1 - weight) ** 2 * (e[t - 1] + sigma2 / m)
+    return e
+
+
+def fresh_known_variance(
+    generations: int, n_real: int, n_syn: int, weight: float | None = None, sigma2: float = 1.0, n0: int | None = None
+) -> np.ndarray:
+    """s6b generalised: E (mu_t - mu)^2 with n_r fresh real and n_s synthetic points, known variance.
+
+    The real part has share w (default: pooled, w = n_r / (n_r + n_s)):
+    E_{t+1} = w^2 sigma^2 / n_r + (1 - w)^2 (E_t + sigma^2 / n_s), E_1 = sigma^2 / n0 (default n0 = n_r + n_s).
+    """
+    w = n_real / (n_real + n_syn) if weight is None else weight
+    e = np.empty(generations)
+    e[0] = sigma2 / (n0 or n_real + n_syn)
+    for t in range(1, generations):
+        e[t] = w**2 * sigma2 / n_real + (1 - w) ** 2 * (e[t - 1] + sigma2 / n_syn)
     return e
 
 

@@ -1,0 +1,109 @@
+"""Figures of metric vs generation: one line per workflow, a band, the theory dashed; a facet per sweep cell."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modelcollapse.report.predictions import predict
+from modelcollapse.report.summary import Cell, cells, statistics
+from modelcollapse.store import Store
+
+HEAVY_TAILED = {"cov_trace_ratio", "w2_sq", "test_nll", "second_moment"}  # summarised by median and quantiles
+LABELS = {
+    "mean_sq_error": "||μ̂ − μ||²",
+    "cov_trace_ratio": "tr Σ̂ / tr Σ",
+    "cov_logdet_change": "log det Σ̂ − log det Σ",
+    "w2_sq": "W₂² to the truth",
+    "second_moment": "tr Σ̂ + ||μ̂ − μ||²",
+    "excess_risk": "excess risk (ŵ − w*)ᵀΣ(ŵ − w*)",
+    "test_mse": "test MSE (held-out real)",
+    "test_nll": "test NLL (nats)",
+    "gini_simpson": "Gini–Simpson diversity",
+    "support_size": "surviving support (symbols)",
+    "absorbed": "share absorbed",
+    "heterozygosity": "p(1 − p)",
+    "l2_sq_to_truth": "||p̂ − p||²",
+}
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 8, "figure.dpi": 150})
+    return plt
+
+
+def plot_folder(folder: str | Path, out: str | Path | None = None, metrics: list[str] | None = None) -> list[Path]:
+    """Draw every metric of every experiment in a results folder; returns the PNG paths (PDFs beside them)."""
+    with Store.open(folder, read_only=True) as store:
+        all_cells, stats = cells(store), statistics(store)
+    out_dir = Path(out) if out else Path(folder) / "figures"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for experiment in sorted({c.experiment for c in all_cells}):
+        group = [c for c in all_cells if c.experiment == experiment]
+        names = sorted(set(stats[stats.config_hash.isin([c.key for c in group])].metric) - {"train_size"})
+        for metric in metrics or names:
+            if metric in names:
+                paths.append(plot_metric(group, stats, metric, out_dir / f"{experiment}-{metric}.png"))
+    return paths
+
+
+def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path) -> Path:
+    """One figure: a facet per sweep cell, a line per workflow, theory dashed where it exists."""
+    plt = _pyplot()
+    cols = min(3, len(group))
+    rows = math.ceil(len(group) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows + 0.5), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    workflows = sorted({w.label for c in group for w in c.exp.workflow})
+    for ax, cell in zip(axes.flat, group, strict=False):
+        preds = predict(cell.exp)
+        data = stats[(stats.config_hash == cell.key) & (stats.metric == metric)]
+        for i, wf in enumerate(workflows):
+            s = data[data.workflow == wf]
+            if s.empty:
+                continue
+            color = colors[i % len(colors)]
+            pred = preds.get((wf, metric))
+            robust = metric in HEAVY_TAILED and pred is None
+            centre = s["median"] if robust else s["mean"]
+            lo, hi = (s.q10, s.q90) if robust else (s["mean"] - 1.96 * s.se, s["mean"] + 1.96 * s.se)
+            ax.plot(s.generation, centre, color=color, lw=1.4, label=wf)
+            ax.fill_between(s.generation, lo, hi, color=color, alpha=0.2, lw=0)
+            if pred is not None:
+                g = np.arange(1, len(pred) + 1)
+                ax.plot(g, pred, color="black", ls="--", lw=0.9, label="theory" if i == 0 else None)
+        if cell.point:
+            ax.set_title(", ".join(f"{k}={v}" for k, v in cell.point.items()))
+        _scale(ax, data)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(group) :]:
+        ax.set_visible(False)
+    for ax in axes.flat[: len(group)]:
+        ax.set_xlabel("generation")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(LABELS.get(metric, metric))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    note = "band: 95% CI of the mean" + ("; median with 10–90% band where no theory" if metric in HEAVY_TAILED else "")
+    fig.suptitle(f"{group[0].experiment}: {metric}   ({note})", fontsize=9)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.savefig(path)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+    return path
+
+
+def _scale(ax, data: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    v = data["mean"].to_numpy()
+    v = v[np.isfinite(v)]
+    if len(v) and v.min() > 0 and v.max() / v.min() > 100:
+        ax.set_yscale("log")

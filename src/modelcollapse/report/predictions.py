@@ -1,0 +1,163 @@
+"""What theory predicts for a simulated experiment: the bridge from configs to ``modelcollapse.theory``.
+
+``predict(exp)`` returns ``{(workflow label, metric): expected mean at generations 1..G}`` for every
+pair where THEORY.md has an exact closed form under the experiment's source, model and workflow.
+Theory stays free of simulation code; this module reads configs and calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from modelcollapse.run.config import Experiment
+from modelcollapse.theory import dey_donoho as dd
+from modelcollapse.theory import discrete, gaussian, gaussian1d, mixing, regression
+
+Curves = dict[str, np.ndarray]
+
+
+def predict(exp: Experiment) -> dict[tuple[str, str], np.ndarray]:
+    """Exact predictions of metric means per generation, for every workflow where one applies."""
+    src, mdl = exp.source.kind, exp.model.kind
+    rule = _RULES.get((src, mdl))
+    out: dict[tuple[str, str], np.ndarray] = {}
+    if rule is None:
+        return out
+    metrics = set(exp.metric_names())
+    for wf in exp.workflow:
+        for metric, curve in rule(exp, wf).items():
+            if metric in metrics:
+                out[(wf.label, metric)] = curve
+    return out
+
+
+def _gaussian(exp: Any, wf: Any) -> Curves:
+    g, n = exp.generations, exp.samples_per_generation
+    src = exp.source.build()
+    d, tr0 = len(src.mean), float(np.trace(src.cov))
+    est, cov = exp.model.estimator, exp.model.covariance
+    t = np.arange(1, g + 1)
+    if cov == "known":
+        return _gaussian_known(exp, wf, tr0)
+    out: Curves = {}
+    if est == "mle" and wf.kind in ("replace", "accumulate", "accumulate-subsample"):
+        out["second_moment"] = np.full(g, tr0)  # s2.3
+    if wf.kind == "replace":
+        out["mean_sq_error"] = gaussian.replace_mean_sq_error(t, n, tr0, est)
+        ok = t <= max(1, n // 4)  # raw means of the heavy-tailed trace only while Var log is small (s0)
+        out["cov_trace_ratio"] = np.where(ok, gaussian.replace_trace(t, n, tr0, est) / tr0, np.nan)
+        if cov == "full":
+            out["cov_logdet_change"] = gaussian.replace_logdet_change(t, n, d, est)
+        if d == 1:
+            out["w2_sq"] = gaussian1d.curve(gaussian1d.expected_w2_sq, g, n, tr0, est)
+            if est == "unbiased":
+                out["second_moment"] = gaussian1d.curve(gaussian1d.var_sample, g, n, tr0, est)
+    elif wf.kind == "accumulate":
+        out["cov_trace_ratio"] = gaussian.accumulate_cov_factor(g, n, est)
+        out["mean_sq_error"] = gaussian.accumulate_mean_sq_error(g, n, tr0, est)
+    elif wf.kind == "accumulate-subsample" and est == "mle" and (wf.budget or n) == n:
+        traces, errors = gaussian.subsample_recursion(g, n, tr0)
+        out["cov_trace_ratio"], out["mean_sq_error"] = traces / tr0, errors
+    elif wf.kind == "fresh" and est == "unbiased" and wf.real_weight is None:
+        n_r, n_s = _fresh_sizes(wf, n)
+        if n_r + n_s == n:
+            e, v = mixing.fresh_pooled(g, n_r, n_s, tr0)  # s6a, per coordinate and summed
+            out["mean_sq_error"], out["cov_trace_ratio"] = e, v / tr0
+    return out
+
+
+def _gaussian_known(exp: Any, wf: Any, tr0: float) -> Curves:
+    """Known covariance: the mean is a linear estimator, so the s4 recursion is exact at every n."""
+    g, n = exp.generations, exp.samples_per_generation
+    if wf.kind == "fresh":
+        n_r, n_s = _fresh_sizes(wf, n)
+        return {"mean_sq_error": mixing.fresh_known_variance(g, n_r, n_s, wf.real_weight, tr0, n0=n)}
+    rho = _rho(exp, wf)
+    return {} if rho is None else {"mean_sq_error": rho * tr0 / n}
+
+
+def _rho(exp: Any, wf: Any) -> np.ndarray | None:
+    """rho_k of a workflow that weights whole data sets (s4), or None."""
+    g, n = exp.generations, exp.samples_per_generation
+    if wf.kind == "replace":
+        return dd.rho(dd.discard(g))
+    if wf.kind == "accumulate":
+        return dd.rho(dd.augment(g))
+    if wf.kind == "window":
+        return dd.rho(dd.window(g, wf.size))
+    if wf.kind == "weights" and len(wf.matrix) >= g:
+        return dd.rho(wf.matrix[:g])
+    if wf.kind == "mix":
+        m = round(wf.fraction * n)
+        return dd.rho(*dd.mix(g, m / n))
+    return None
+
+
+def _fresh_sizes(wf: Any, n: int) -> tuple[int, int]:
+    n_r = wf.real_samples if wf.real_samples is not None else max(1, round(wf.fraction * n))
+    n_s = wf.synthetic_samples if wf.synthetic_samples is not None else n - round(wf.fraction * n)
+    return n_r, n_s
+
+
+def _regression(exp: Any, wf: Any) -> Curves:
+    src, mdl = exp.source, exp.model
+    d, n, g = src.dim, exp.samples_per_generation, exp.generations
+    if mdl.kind != "ols" or mdl.noise != "known" or n <= d + 1:
+        return {}
+    sigma2 = src.noise_std**2
+    base = regression.base_error(d, n, sigma2)
+    rho = None
+    if wf.kind == "replace":
+        rho = dd.rho(dd.discard(g))  # any design (s3)
+    elif src.design == "fixed" and (wf.kind != "mix" or round(wf.fraction * n) == n):
+        rho = _rho(exp, wf)  # same X in every data set: OLS of the union = weighted mean of the fits
+    if rho is None:
+        return {}
+    return {"excess_risk": rho * base, "test_mse": rho * base + sigma2}
+
+
+def _categorical(exp: Any, wf: Any) -> Curves:
+    p0 = exp.source.build().p
+    n, g = exp.samples_per_generation, exp.generations
+    if exp.model.smoothing:
+        return {}
+    if wf.kind == "replace":
+        t = np.arange(1, g + 1)
+        return {
+            "gini_simpson": discrete.expected_gini_simpson(t, n, p0),
+            "support_size": discrete.expected_support(g, n, p0),
+        }
+    if wf.kind == "fresh" and wf.real_weight is None:
+        n_r, n_s = _fresh_sizes(wf, n)
+        return {"l2_sq_to_truth": discrete.fresh_real_deviation(g, n_r, n_s, p0, n0=n)}
+    return {}
+
+
+def _bernoulli(exp: Any, wf: Any) -> Curves:
+    if wf.kind != "replace":
+        return {}
+    p0, n, g = exp.source.p, exp.samples_per_generation, exp.generations
+    return {
+        "param": np.full(g, p0),  # a martingale
+        "heterozygosity": discrete.heterozygosity(np.arange(1, g + 1), n, p0),
+        "absorbed": 1 - discrete.bernoulli_not_absorbed(g, n, p0),
+    }
+
+
+def _poisson(exp: Any, wf: Any) -> Curves:
+    if wf.kind != "replace":
+        return {}
+    rate, n, g = exp.source.rate, exp.samples_per_generation, exp.generations
+    return {"param": np.full(g, rate), "absorbed": 1 - discrete.poisson_survival(g, n, rate)}
+
+
+_RULES: dict[tuple[str, str], Callable[[Any, Any], Curves]] = {
+    ("gaussian", "gaussian"): _gaussian,
+    ("linear-regression", "ols"): _regression,
+    ("categorical", "categorical"): _categorical,
+    ("bernoulli", "bernoulli"): _bernoulli,
+    ("poisson", "poisson"): _poisson,
+}

@@ -1,0 +1,73 @@
+"""One-command reproductions of published results: bundled configs -> results, summary.csv, figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from modelcollapse.report import extras
+from modelcollapse.report.figures import plot_folder
+from modelcollapse.report.summary import theory_comparison
+from modelcollapse.run.runner import Progress
+from modelcollapse.run.runner import run as run_experiment
+from modelcollapse.store import Store
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    name: str
+    title: str
+    claim: str
+    experiments: list[dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    summary: pd.DataFrame
+    figures: list[Path]
+
+    @property
+    def worst_z(self) -> float:
+        z = self.summary["z"].abs()
+        return float(z.max()) if len(z) else float("nan")
+
+
+def available() -> dict[str, Reproduction]:
+    """The bundled reproductions, by name."""
+    out = {}
+    folder = resources.files("modelcollapse") / "configs" / "reproductions"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".yaml"):
+            raw = yaml.safe_load(item.read_text())
+            out[raw["name"]] = Reproduction(raw["name"], raw["title"], raw["claim"], raw["experiments"])
+    return out
+
+
+def reproduce(
+    name: str, out: str | Path, replicates: int | None = None, workers: int = 1, progress: Progress | None = None
+) -> Outcome:
+    """Run a bundled reproduction into ``out``: results.duckdb, summary.csv and figures/."""
+    repro = available()[name]
+    out = Path(out)
+    for exp in repro.experiments:
+        cfg = dict(exp)
+        if replicates is not None:
+            cfg["replicates"] = replicates
+        run_experiment(cfg, out, progress, workers)
+    with Store.open(out, read_only=True) as store:
+        summary = theory_comparison(store, reproduction=name)
+        summary = pd.concat([summary, extras.summary(name, store)], ignore_index=True)
+    summary.to_csv(out / "summary.csv", index=False)
+    figures = plot_folder(out) + extras.figures(name, out)
+    return Outcome(summary, figures)
+
+
+def worst_rows(summary: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    order = np.argsort(-summary["z"].abs().to_numpy())[:k]
+    return summary.iloc[order]
