@@ -1,18 +1,162 @@
-"""Summary rows and figures specific to one reproduction (beyond metric-vs-generation overlays)."""
+"""Summary rows and figures specific to one reproduction, beyond the metric-vs-generation overlays."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from modelcollapse.report.summary import SUMMARY_COLUMNS
+from modelcollapse.report.figures import _pyplot
+from modelcollapse.report.summary import SUMMARY_COLUMNS, cells, statistics, z_score
 from modelcollapse.store import Store
+from modelcollapse.theory import dey_donoho as dd
+from modelcollapse.theory import discrete, mixing, regression
 
 
 def summary(name: str, store: Store) -> pd.DataFrame:
-    return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    rows = []
+    if name == "wright-fisher":
+        first = store.table(
+            """SELECT replicate, min(generation) AS g FROM results
+               WHERE experiment = 'fixation' AND metric = 'absorbed' AND value = 1 GROUP BY replicate"""
+        )["g"].to_numpy(float)
+        exp = next(c.exp for c in cells(store) if c.experiment == "fixation")
+        pred = discrete.time_to_fixation_two(exp.samples_per_generation, exp.source.p)  # type: ignore[union-attr]
+        sim, se = float(first.mean()), float(first.std(ddof=1) / np.sqrt(len(first)))
+        rows.append(
+            [
+                name,
+                "time_to_single_atom",
+                "replace",
+                "fixation",
+                np.nan,
+                sim,
+                se,
+                pred,
+                z_score(sim, se, pred, len(first)),
+            ]
+        )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def figures(name: str, out: Path) -> list[Path]:
-    return []
+    draw = {
+        "gerstgrasser2024-linear-regression": _ceiling,
+        "dey-donoho2024-universality": _rho,
+        "mixing-real-data": _mixing,
+    }
+    if name not in draw:
+        return []
+    with Store.open(out, read_only=True) as store:
+        all_cells, stats = cells(store), statistics(store)
+    path = out / "figures" / f"{name}-overview.png"
+    draw[name](all_cells, stats, path)
+    return [path]
+
+
+def _save(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
+    fig.tight_layout()
+    fig.savefig(path)
+    fig.savefig(path.with_suffix(".pdf"))
+
+
+def _ceiling(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Excess risk over its generation-1 value: linear under replace, under pi^2/6 under accumulate."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for c in all_cells:
+        base = regression.base_error(c.exp.source.dim, c.exp.samples_per_generation, c.exp.source.noise_std**2)
+        for wf, style in (("replace", "-"), ("accumulate", "-")):
+            s = stats[(stats.config_hash == c.key) & (stats.metric == "excess_risk") & (stats.workflow == wf)]
+            ax.plot(
+                s.generation,
+                s["mean"] / base,
+                style,
+                lw=1,
+                marker=".",
+                ms=3,
+                label=f"{wf}: d={c.exp.source.dim}, T={c.exp.samples_per_generation}",
+            )
+    g = np.arange(1, int(stats.generation.max()) + 1)
+    ax.plot(g, g, "k--", lw=0.8, label="replace theory: t")
+    ax.plot(g, np.cumsum(1 / g**2), "k-.", lw=0.8, label="accumulate theory: Σ 1/i²")
+    ax.axhline(np.pi**2 / 6, color="red", ls=":", lw=1, label="π²/6 ceiling")
+    ax.set(xlabel="generation", ylabel="E excess risk / (σ² d / (T − d − 1))", yscale="log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, frameon=False, ncol=2)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _rho(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Simulated risk ratios of two model families against one recursion per workflow."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    markers = {"gaussian-mean": "o", "linear-regression": "s"}
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    from modelcollapse.report.predictions import _rho as workflow_rho
+
+    labels = sorted({w.label for c in all_cells for w in c.exp.workflow})
+    for c in all_cells:
+        metric = "mean_sq_error" if c.experiment == "gaussian-mean" else "excess_risk"
+        for wf in c.exp.workflow:
+            s = stats[(stats.config_hash == c.key) & (stats.metric == metric) & (stats.workflow == wf.label)]
+            base = float(s["mean"].iloc[0])  # generation 1: the real-data fit
+            color = colors[labels.index(wf.label) % len(colors)]
+            ax.plot(
+                s.generation,
+                s["mean"] / base,
+                markers[c.experiment],
+                color=color,
+                ms=3.5,
+                mfc="none",
+                label=f"{wf.label} ({c.experiment})",
+            )
+            if c.experiment == "gaussian-mean":
+                rho = workflow_rho(c.exp, wf)
+                assert rho is not None  # every workflow of this reproduction weights whole data sets
+                ax.plot(np.arange(1, len(rho) + 1), rho, "-", color=color, lw=0.9)
+    ax.axhline(np.pi**2 / 6, color="black", ls=":", lw=0.8)
+    ax.set(xlabel="generation k", ylabel="ρ_k = risk / risk at generation 1", yscale="log")
+    ax.set_title("markers: simulation (○ Gaussian mean, □ regression); lines: GP recursion", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, frameon=False, ncol=2)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _mixing(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Final-generation error against the real share (fresh vs fixed), and against the real weight w."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.4))
+    by_name = {c.experiment: c for c in all_cells}
+    c = by_name["fresh-vs-fixed"]
+    mse = stats[stats.metric == "mean_sq_error"]
+    last = mse[(mse.config_hash == c.key) & (mse.generation == c.exp.generations)]
+    n = c.exp.samples_per_generation
+    for kind, marker in (("fresh", "o"), ("fixed", "s")):
+        rows = last[last.workflow.str.startswith(kind)]
+        lam = rows.workflow.str.split("=").str[1].astype(float)
+        left.errorbar(
+            lam, rows["mean"] * n, yerr=1.96 * rows.se * n, fmt=marker, ms=4, capsize=2, label=f"{kind} real data"
+        )
+    grid = np.linspace(0.05, 1, 60)
+    left.plot(grid, 1 / (grid * (2 - grid)), "k--", lw=0.8, label="fresh: 1/(λ(2−λ))")
+    fixed = [dd.rho(dd.real_plus_last(c.exp.generations, lam))[-1] for lam in grid]
+    left.plot(grid, fixed, "k:", lw=1.5, label="fixed: GP recursion (same limit)")
+    left.set(xlabel="real share λ", ylabel=f"n · E(μ_T − μ)² at T={c.exp.generations}", yscale="log")
+    left.legend(fontsize=7, frameon=False)
+    left.grid(alpha=0.3)
+    g = by_name["golden-ratio"]
+    last = mse[(mse.config_hash == g.key) & (mse.generation == g.exp.generations)]
+    w = last.workflow.str.split("=").str[1].astype(float)
+    right.errorbar(w, last["mean"], yerr=1.96 * last.se, fmt="o", ms=4, capsize=2, label="simulation")
+    ws = np.linspace(0.2, 1, 80)
+    right.plot(ws, [mixing.weighted_stationary(20, x) for x in ws], "k--", lw=0.8, label="E∞(w), s6b")
+    right.axvline(mixing.GOLDEN_WEIGHT, color="red", ls=":", lw=1, label="w* = 1/φ")
+    right.set(xlabel="weight w on the fresh real data", ylabel=f"E(μ_T − μ)² at T={g.exp.generations}")
+    right.legend(fontsize=7, frameon=False)
+    right.grid(alpha=0.3)
+    _save(fig, path)
+    plt.close(fig)

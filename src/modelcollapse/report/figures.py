@@ -64,6 +64,7 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows + 0.5), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     workflows = sorted({w.label for c in group for w in c.exp.workflow})
+    series = []  # what is drawn, saved beside the figure
     for ax, cell in zip(axes.flat, group, strict=False):
         preds = predict(cell.exp)
         data = stats[(stats.config_hash == cell.key) & (stats.metric == metric)]
@@ -78,6 +79,20 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
             lo, hi = (s.q10, s.q90) if robust else (s["mean"] - 1.96 * s.se, s["mean"] + 1.96 * s.se)
             ax.plot(s.generation, centre, color=color, lw=1.4, label=wf)
             ax.fill_between(s.generation, lo, hi, color=color, alpha=0.2, lw=0)
+            drawn = pd.DataFrame(
+                {
+                    "setting": cell.label,
+                    "metric": metric,
+                    "workflow": wf,
+                    "generation": s.generation.to_numpy(),
+                    "centre": centre.to_numpy(),
+                    "low": lo.to_numpy(),
+                    "high": hi.to_numpy(),
+                    "statistic": "median" if robust else "mean",
+                }
+            )
+            drawn["predicted"] = np.nan if pred is None else pred[drawn.generation.to_numpy() - 1]
+            series.append(drawn)
             if pred is not None:
                 g = np.arange(1, len(pred) + 1)
                 ax.plot(g, pred, color="black", ls="--", lw=0.9, label="theory" if i == 0 else None)
@@ -99,6 +114,7 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
     fig.savefig(path)
     fig.savefig(path.with_suffix(".pdf"))
     plt.close(fig)
+    pd.concat(series, ignore_index=True).to_csv(path.with_suffix(".csv"), index=False)
     return path
 
 

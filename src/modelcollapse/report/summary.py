@@ -28,6 +28,11 @@ class Cell:
     def setting(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.point.items())
 
+    @property
+    def label(self) -> str:
+        """The experiment and its sweep cell: the ``setting`` column of summaries and figure data."""
+        return self.experiment + (f" [{self.setting}]" if self.point else "")
+
 
 def cells(store: Store) -> list[Cell]:
     rows = store.con.execute("SELECT config_hash, experiment, sweep, config FROM cells").fetchall()
@@ -54,7 +59,11 @@ def statistics(store: Store) -> pd.DataFrame:
 def theory_comparison(store: Store, reproduction: str = "") -> pd.DataFrame:
     """One row per (cell, workflow, metric, generation) that has an exact prediction, with z = (sim - pred)/se."""
     stats = {
-        (r["config_hash"], r["workflow"], r["metric"], int(r["generation"])): (float(r["mean"]), float(r["se"]))
+        (r["config_hash"], r["workflow"], r["metric"], int(r["generation"])): (
+            float(r["mean"]),
+            float(r["se"]),
+            int(r["n"]),
+        )
         for r in statistics(store).to_dict("records")
     }
     rows = []
@@ -64,28 +73,28 @@ def theory_comparison(store: Store, reproduction: str = "") -> pd.DataFrame:
                 key = (cell.key, workflow, metric, g)
                 if not np.isfinite(pred) or key not in stats:
                     continue
-                sim, se = stats[key]
+                sim, se, n = stats[key]
                 rows.append(
                     [
                         reproduction or cell.experiment,
                         metric,
                         workflow,
-                        _setting(cell),
+                        cell.label,
                         g,
                         sim,
                         se,
                         pred,
-                        _z(sim, se, pred),
+                        z_score(sim, se, pred, n),
                     ]
                 )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def _setting(cell: Cell) -> str:
-    return f"{cell.experiment}" + (f" [{cell.setting}]" if cell.point else "")
-
-
-def _z(sim: float, se: float, pred: float) -> float:
+def z_score(sim: float, se: float, pred: float, n: int) -> float:
+    """(sim - pred) / se. When every replicate gave the same value (se = 0) of a 0/1 metric, the standard
+    error implied by the prediction, sqrt(p (1 - p) / n), stands in for it."""
+    if not se > 0 and 0 < pred < 1:
+        se = float(np.sqrt(pred * (1 - pred) / n))
     if se > 0:
         return float((sim - pred) / se)
     return 0.0 if abs(sim - pred) <= 1e-12 * max(1.0, abs(pred)) else float(np.sign(sim - pred) * np.inf)

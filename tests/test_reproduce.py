@@ -1,0 +1,53 @@
+"""Every bundled reproduction, at reduced replicates: |z| < 4 on every predicted point; figures match the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelcollapse.report.reproduce import available, reproduce
+from modelcollapse.report.summary import SUMMARY_COLUMNS
+
+NAMES = sorted(available())
+
+
+def test_the_bundled_set() -> None:
+    assert set(NAMES) >= {
+        "gerstgrasser2024-linear-regression",
+        "kazdan2024-gaussian",
+        "shumailov2024-gaussian-1d",
+        "dey-donoho2024-universality",
+        "seddik2024-categorical",
+        "wright-fisher",
+        "mixing-real-data",
+    }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reproduction_agrees_with_theory(name: str, tmp_path: Path) -> None:
+    outcome = reproduce(name, tmp_path, replicates=400, workers=1)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert len(summary) >= 50 and (summary.reproduction == name).all()
+    assert np.isfinite(summary.z).all()
+    worst = summary.loc[summary.z.abs().idxmax()]
+    assert outcome.worst_z < 4, f"|z| = {outcome.worst_z:.2f} at {worst.to_dict()}"
+
+    # Figures exist (PNG and PDF, non-trivial), and what they draw is the summary's data.
+    assert outcome.figures
+    for png in outcome.figures:
+        assert png.stat().st_size > 10_000 and png.with_suffix(".pdf").stat().st_size > 5_000
+    drawn = pd.concat([pd.read_csv(p.with_suffix(".csv")) for p in outcome.figures if p.with_suffix(".csv").exists()])
+    predicted = drawn.dropna(subset=["predicted"])
+    assert len(predicted) > 0 and (predicted.statistic == "mean").all()
+    merged = summary.dropna(subset=["generation"]).merge(
+        predicted.assign(generation=predicted.generation.astype(float)),
+        on=["setting", "metric", "workflow", "generation"],
+        suffixes=("", "_drawn"),
+    )
+    assert len(merged) == len(predicted) == len(summary.dropna(subset=["generation"]))  # every point drawn once
+    np.testing.assert_allclose(merged.centre, merged.simulated, rtol=1e-9)
+    np.testing.assert_allclose(merged.predicted_drawn, merged.predicted, rtol=1e-12)
