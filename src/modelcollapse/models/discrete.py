@@ -126,7 +126,7 @@ class _MeanFamily:
 
 
 def _bernoulli_nll(p: np.ndarray, w: World) -> np.ndarray:
-    ones = w.test.cols["x"].mean(1)
+    ones = w.cache.setdefault("bernoulli_test", w.test.cols["x"].mean(1))
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(ones > 0, -ones * np.log(p), 0.0)
         b = np.where(ones < 1, -(1 - ones) * np.log1p(-p), 0.0)
@@ -142,8 +142,10 @@ BERNOULLI_METRICS = {
 
 
 def _poisson_nll(lam: np.ndarray, w: World) -> np.ndarray:
-    x = w.test.cols["x"]
-    mean_x, mean_lgx = x.mean(1), gammaln(x + 1.0).mean(1)
+    if "poisson_test" not in w.cache:  # the test set's sufficient statistics, once per block
+        x = w.test.cols["x"]
+        w.cache["poisson_test"] = (x.mean(1), gammaln(x + 1.0).mean(1))
+    mean_x, mean_lgx = w.cache["poisson_test"]
     with np.errstate(divide="ignore", invalid="ignore"):
         cross = np.where(mean_x > 0, mean_x * np.log(lam), 0.0)
     return lam - cross + mean_lgx
