@@ -77,8 +77,8 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
             robust = metric in HEAVY_TAILED and pred is None
             centre = s["median"] if robust else s["mean"]
             lo, hi = (s.q10, s.q90) if robust else (s["mean"] - 1.96 * s.se, s["mean"] + 1.96 * s.se)
-            ax.plot(s.generation, centre, color=color, lw=1.4, label=wf)
-            ax.fill_between(s.generation, lo, hi, color=color, alpha=0.2, lw=0)
+            ax.plot(s.generation, centre, color=color, lw=1.4, label=f"{wf} (median, 10–90%)" if robust else wf)
+            ax.fill_between(s.generation, lo, hi, color=color, alpha=0.12 if robust else 0.2, lw=0)
             drawn = pd.DataFrame(
                 {
                     "setting": cell.label,
@@ -106,9 +106,12 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
         ax.set_xlabel("generation")
     for ax in axes[:, 0]:
         ax.set_ylabel(LABELS.get(metric, metric))
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    note = "band: 95% CI of the mean" + ("; median with 10–90% band where no theory" if metric in HEAVY_TAILED else "")
-    fig.suptitle(f"{group[0].experiment}: {metric}   ({note})", fontsize=9)
+    seen: dict[str, object] = {}
+    for ax in axes.flat[: len(group)]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+    labels, handles = list(seen), list(seen.values())
+    fig.suptitle(f"{group[0].experiment}: {metric}   (mean with 95% CI unless marked; theory dashed)", fontsize=9)
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path)
