@@ -113,3 +113,34 @@ def test_list_names_everything() -> None:
     assert res.returncode == 0
     for word in ("accumulate-subsample", "real-fraction", "linear-regression", "excess_risk", "gini_simpson"):
         assert word in res.stdout
+
+
+def test_reproduce_list_and_unknown() -> None:
+    listed = cli("reproduce", "--list")
+    assert listed.returncode == 0 and "kazdan2024-gaussian" in listed.stdout and "wright-fisher" in listed.stdout
+    bad = cli("reproduce", "kazdan", "--out", "x")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown reproduction 'kazdan'; one of: ")
+
+
+def test_theory_workflows_table_and_errors(tmp_path: Path) -> None:
+    res = cli("theory", "workflows", "-g", "5", "-r", "discard", "-r", "real+last", "--out", str(tmp_path / "w.png"))
+    assert res.returncode == 0
+    lines = [ln for ln in res.stdout.splitlines() if "real+last" in ln or "discard" in ln]
+    assert "real+last" in lines[0] and "1.3320" in lines[0]  # ranked first; rho_5 of real + last 50/50
+    assert "discard" in lines[1] and "5.0000" in lines[1]
+    assert (tmp_path / "w.png").stat().st_size > 10_000 and (tmp_path / "w.pdf").exists()
+    bad = cli("theory", "workflows", "-r", "sideways")
+    assert (bad.returncode, bad.stderr.split(";")[0]) == (2, "error: --rule 'sideways': unknown rule")
+
+
+def test_plot_draws_every_metric(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli("run", write(tmp_path, GOOD), "--out", str(out), "-q").returncode == 0
+    res = cli("plot", str(out))
+    assert res.returncode == 0
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert pngs == [
+        f"cli-{m}.png"
+        for m in sorted(["mean_sq_error", "cov_trace_ratio", "cov_logdet_change", "w2_sq", "second_moment", "test_nll"])
+    ]
+    assert cli("plot", str(tmp_path / "nothing")).returncode == 2
