@@ -229,6 +229,59 @@ def reproduce(
     console.print(f"summary: {out / 'summary.csv'}; {len(outcome.figures)} figures in {out / 'figures'}")
 
 
+@app.command()
+def assess(
+    folder: Annotated[Path, typer.Argument(help="results folder")],
+    json_: Annotated[bool, typer.Option("--json", help="print every verdict with its evidence as JSON")] = False,
+) -> None:
+    """Does it collapse, and by which definition? A verdict per workflow and definition, with evidence."""
+    import json
+
+    from modelcollapse.metrics.assess import assess as run_assess
+
+    if not (folder / "results.duckdb").exists():
+        _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
+    rows = run_assess(folder)
+    if json_:
+        print(json.dumps(rows, indent=1, default=float))
+        return
+    short = {
+        "collapses": "[red]collapses[/red]",
+        "does not collapse": "[green]no[/green]",
+        "undetermined": "[dim]?[/dim]",
+    }
+    names = {r["definition"]: r["name"] for r in rows}
+    table = Table(title="Collapse by definition (Schaeffer et al. 2025); ? = undetermined", title_justify="left")
+    table.add_column("setting", no_wrap=True)
+    table.add_column("workflow", no_wrap=True)
+    for d in sorted(names):
+        table.add_column(str(d), justify="center")
+    grouped: dict[tuple[str, str], dict[int, str]] = {}
+    for r in rows:
+        grouped.setdefault((r["setting"], r["workflow"]), {})[r["definition"]] = short[r["outcome"]]
+    for (setting, workflow), verdicts in grouped.items():
+        table.add_row(setting, workflow, *(verdicts.get(d, "") for d in sorted(names)))
+    console.print(table)
+    console.print("  ".join(f"{d}: {n}" for d, n in sorted(names.items())), highlight=False)
+    evidence = Table(title="evidence of collapse", title_justify="left")
+    for col in ("setting", "workflow", "definition", "metric", "statistic", "threshold", "first gen", "z"):
+        evidence.add_column(col)
+    for r in rows:
+        if r["outcome"] == "collapses":
+            first = "" if r["first_generation"] is None else str(r["first_generation"])
+            evidence.add_row(
+                r["setting"],
+                r["workflow"],
+                str(r["definition"]),
+                str(r["metric"]),
+                f"{r['statistic']:.4g}",
+                r["threshold"],
+                first,
+                f"{r['confidence']:.1f}",
+            )
+    console.print(evidence)
+
+
 theory_app = typer.Typer(help="Closed-form theory (THEORY.md) as tools.", no_args_is_help=True)
 app.add_typer(theory_app, name="theory")
 
