@@ -214,6 +214,8 @@ def entangled_modes(traj: Trajectories, th: Thresholds) -> Verdict:
     if "mode_share_tv" not in traj:
         return Verdict(6, name, UNDETERMINED, note="no mode metric (needs a multi-modal real source)")
     x = traj["mode_share_tv"]
+    if not np.isfinite(x).any():
+        return Verdict(6, name, UNDETERMINED, note="the source has no labelled modes")
     rise, z = _paired_z(x[:, 0], x[:, -1])
     means = np.nanmean(x, axis=0)
     over = means - means[0] > th.mode_shift

@@ -152,12 +152,53 @@ class PoissonSourceConfig(_Strict):
         return sources.PoissonSource(self.rate, self.test_samples)
 
 
+class ShapesSourceConfig(_Strict):
+    """2-D shapes from scikit-learn: moons, circles, blobs (fixed centres), swiss roll projected to 2-D."""
+
+    kind: Literal["shapes"]
+    shape: Literal["moons", "circles", "blobs", "swiss-roll"] = "moons"
+    noise: Annotated[float, Field(ge=0.0)] = 0.1
+    centers: PositiveInt = 3
+    center_seed: Annotated[int, Field(ge=0)] = 0
+    cluster_std: Positive = 0.5
+    test_samples: PositiveInt = 1000
+
+    @property
+    def row_bytes(self) -> int:
+        return 16
+
+    def build(self) -> Any:
+        from modelcollapse.sources.sklearn_data import ShapeSource, blob_centers
+
+        centers = blob_centers(self.centers, self.center_seed) if self.shape == "blobs" else None
+        return ShapeSource(self.shape, self.noise, centers, self.cluster_std, self.test_samples)
+
+
+class TabularSourceConfig(_Strict):
+    """A real table bundled with scikit-learn, standardised: iris, wine, breast-cancer, digits."""
+
+    kind: Literal["tabular"]
+    name: Literal["iris", "wine", "breast-cancer", "digits"] = "wine"
+    test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3
+
+    @property
+    def row_bytes(self) -> int:
+        return 8 * {"iris": 4, "wine": 13, "breast-cancer": 30, "digits": 64}[self.name]
+
+    def build(self) -> Any:
+        from modelcollapse.sources.sklearn_data import TableSource
+
+        return TableSource(self.name, self.test_fraction)
+
+
 SourceConfig = Annotated[
     GaussianSourceConfig
     | RegressionSourceConfig
     | CategoricalSourceConfig
     | BernoulliSourceConfig
-    | PoissonSourceConfig,
+    | PoissonSourceConfig
+    | ShapesSourceConfig
+    | TabularSourceConfig,
     Field(discriminator="kind"),
 ]
 
@@ -245,6 +286,34 @@ class PoissonModelConfig(_Strict):
         return models.PoissonFamily(self.estimator)
 
 
+class KDEModelConfig(_Strict):
+    """Kernel density estimate (scikit-learn): gaussian, tophat or epanechnikov kernel."""
+
+    kind: Literal["kde"]
+    kernel: Literal["gaussian", "tophat", "epanechnikov"] = "gaussian"
+    bandwidth: Positive | Literal["scott", "silverman"] = "scott"
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.kde import KDEFamily
+
+        return KDEFamily(self.kernel, self.bandwidth)
+
+
+class GMMModelConfig(_Strict):
+    """Gaussian mixture fitted by EM (scikit-learn), K components, full or diagonal covariances."""
+
+    kind: Literal["gmm"]
+    components: PositiveInt = 3
+    covariance: Literal["full", "diag"] = "full"
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.gmm import GMMFamily
+
+        return GMMFamily(self.components, self.covariance)
+
+
 USER_MODELS: dict[str, type[Model]] = {}
 
 
@@ -262,7 +331,7 @@ class UserModelConfig(_Strict):
 
     kind: str
     params: dict[str, Any] = {}
-    sources: ClassVar[tuple[str, ...]] = ("gaussian", "categorical", "bernoulli", "poisson")
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "categorical", "bernoulli", "poisson", "shapes", "tabular")
 
     def build(self, source: Any) -> Family:
         return models.PerReplicate(USER_MODELS[self.kind](**self.params))
@@ -275,6 +344,8 @@ BUILTIN_MODELS: dict[str, type[_Strict]] = {
     "categorical": CategoricalModelConfig,
     "bernoulli": BernoulliModelConfig,
     "poisson": PoissonModelConfig,
+    "kde": KDEModelConfig,
+    "gmm": GMMModelConfig,
 }
 
 
@@ -292,6 +363,8 @@ ModelConfig = Annotated[
     | Annotated[CategoricalModelConfig, Tag("categorical")]
     | Annotated[BernoulliModelConfig, Tag("bernoulli")]
     | Annotated[PoissonModelConfig, Tag("poisson")]
+    | Annotated[KDEModelConfig, Tag("kde")]
+    | Annotated[GMMModelConfig, Tag("gmm")]
     | Annotated[UserModelConfig, Tag("user")],
     Discriminator(_model_tag),
 ]
@@ -452,7 +525,10 @@ class Experiment(_Strict):
             raise ValueError(
                 f"model.kind {self.model.kind!r} cannot fit source.kind {self.source.kind!r}; it fits: {allowed}"
             )
-        if isinstance(self.model, UserModelConfig) and "sample_weight" not in _fit_params(USER_MODELS[self.model.kind]):
+        unweighted = not getattr(self.family(), "supports_weights", True)
+        if unweighted or (
+            isinstance(self.model, UserModelConfig) and "sample_weight" not in _fit_params(USER_MODELS[self.model.kind])
+        ):
             for i, wf in enumerate(self.workflow):
                 if wf.build(self.samples_per_generation, self.generations).weighted:
                     raise ValueError(

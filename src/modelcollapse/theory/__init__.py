@@ -1,5 +1,5 @@
 """Closed-form predictions (THEORY.md). Pure functions of the configuration; no simulation code."""
 
-from modelcollapse.theory import discrete, gaussian, gaussian1d, regression
+from modelcollapse.theory import dey_donoho, discrete, gaussian, gaussian1d, kde, mixing, regression
 
-__all__ = ["discrete", "gaussian", "gaussian1d", "regression"]
+__all__ = ["dey_donoho", "discrete", "gaussian", "gaussian1d", "kde", "mixing", "regression"]

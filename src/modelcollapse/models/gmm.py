@@ -1,0 +1,73 @@
+"""Gaussian mixtures (scikit-learn ``GaussianMixture``, EM) as a model family."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from modelcollapse.models.base import Metric
+from modelcollapse.models.rowbased import SAMPLE_METRICS, Fitted, real_cov_trace, rows_of, stacked
+from modelcollapse.sources.base import World
+from modelcollapse.workflows.base import Part
+
+
+def mixture_variance(g) -> float:  # type: ignore[no-untyped-def]
+    """Total variance of a fitted mixture: sum_k pi_k (tr S_k + ||m_k||^2) - ||sum_k pi_k m_k||^2."""
+    covs = g.covariances_ if g.covariance_type == "full" else np.stack([np.diag(c) for c in g.covariances_])
+    traces = np.trace(covs, axis1=1, axis2=2)
+    mean = g.weights_ @ g.means_
+    return float(g.weights_ @ (traces + (g.means_**2).sum(1)) - mean @ mean)
+
+
+@dataclass
+class GMMFamily:
+    """K-component Gaussian mixture fitted by EM; ``covariance`` in {full, diag}. No row weights."""
+
+    components: int = 3
+    covariance: str = "full"
+    block: int = 10
+    supports_weights: bool = False
+
+    @property
+    def metrics(self) -> dict[str, Metric]:
+        return {
+            "test_nll": Metric(
+                lambda p, w: np.array([-m.score(w.test.cols["x"][b]) for b, m in enumerate(p.models)]),
+                "mean negative log-likelihood of held-out real data (nats)",
+            ),
+            "model_variance": Metric(
+                lambda p, w: np.array([mixture_variance(m) for m in p.models]), "total variance of the fitted mixture"
+            ),
+            "variance_ratio": Metric(
+                lambda p, w: np.array([mixture_variance(m) for m in p.models]) / real_cov_trace(w),
+                "model variance / real variance (traces)",
+            ),
+            **SAMPLE_METRICS,
+        }
+
+    def prepare(self, rows, world):  # type: ignore[no-untyped-def]
+        return rows
+
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Fitted:
+        from sklearn.mixture import GaussianMixture
+
+        models = []
+        for b in range(parts[0].data.batch):
+            x, _ = stacked(parts, b)
+            g = GaussianMixture(self.components, covariance_type=self.covariance, random_state=int(rng.integers(2**31)))
+            models.append(g.fit(x))
+        return Fitted(models, self.draw, int(rng.integers(2**63)))
+
+    def draw(self, g, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[no-untyped-def]
+        comp = rng.choice(len(g.weights_), size=n, p=g.weights_)
+        z = rng.standard_normal((n, g.means_.shape[1]))
+        if g.covariance_type == "full":
+            noise = np.einsum("nij,nj->ni", np.linalg.cholesky(g.covariances_)[comp], z)
+        else:
+            noise = np.sqrt(g.covariances_[comp]) * z
+        return g.means_[comp] + noise
+
+    def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+        return rows_of([self.draw(m, n, rng) for m in params.models])

@@ -1,0 +1,110 @@
+"""Real-valued data built with or shipped in scikit-learn: 2-D shapes and small real tables.
+
+The held-out test set is always drawn from the *same* distribution as the training set: blob
+centres are fixed by the config (never redrawn per call, the bug of one public implementation that
+made every result meaningless), and tables are split per replicate into disjoint train and test rows.
+Class labels, where they exist, mark the real modes (for the entanglement definition of collapse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from modelcollapse.data import Rows
+from modelcollapse.sources.base import World
+
+
+@dataclass(frozen=True)
+class RealTruth:
+    """What is known of a real source without a parametric truth: whether its test labels mark modes."""
+
+    has_modes: bool
+    cov: np.ndarray | None = None  # the population covariance, when known
+
+
+def blob_centers(k: int, seed: int, spread: float = 4.0) -> np.ndarray:
+    """Fixed blob centres: a function of (k, seed) only, shared by training and test draws."""
+    return np.random.default_rng(seed).uniform(-spread, spread, size=(k, 2))
+
+
+def _seed(g: np.random.Generator) -> int:
+    return int(g.integers(2**31 - 1))
+
+
+@dataclass(frozen=True)
+class ShapeSource:
+    """moons, circles, blobs (fixed centres) or a swiss roll projected to 2-D (columns x and z, scaled by 1/5)."""
+
+    shape: str
+    noise: float = 0.1
+    centers: np.ndarray | None = None
+    cluster_std: float = 0.5
+    test_samples: int = 1000
+
+    def _one(self, m: int, g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn import datasets
+
+        if self.shape == "moons":
+            return datasets.make_moons(m, noise=self.noise, random_state=_seed(g))
+        if self.shape == "circles":
+            return datasets.make_circles(m, noise=self.noise, factor=0.5, random_state=_seed(g))
+        if self.shape == "blobs":
+            return datasets.make_blobs(m, centers=self.centers, cluster_std=self.cluster_std, random_state=_seed(g))
+        x, _ = datasets.make_swiss_roll(m, noise=self.noise, random_state=_seed(g))
+        return x[:, [0, 2]] / 5.0, np.zeros(m, dtype=int)
+
+    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+        def draw(m: int, g: np.random.Generator, labels: bool = False) -> Rows:
+            pairs = [self._one(m, g) for _ in range(batch)]
+            cols = {"x": np.stack([p[0] for p in pairs]).astype(float)}
+            if labels:
+                cols["label"] = np.stack([p[1] for p in pairs])
+            return Rows(cols)
+
+        truth = RealTruth(has_modes=self.shape != "swiss-roll")
+        return World(draw(n, rng), draw(self.test_samples, rng, labels=True), truth, draw)
+
+
+def load_table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised features and class labels of a table bundled with scikit-learn (no download)."""
+    from sklearn import datasets
+
+    loader = {
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "breast-cancer": datasets.load_breast_cancer,
+        "digits": datasets.load_digits,
+    }[name]
+    x, y = loader(return_X_y=True)
+    x = x.astype(float)
+    sd = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0), y
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A real table: per replicate, a random disjoint split into ``n`` training rows and the test rows.
+
+    Fresh real rows (the ``fresh`` workflow) are drawn with replacement from the non-test rows.
+    """
+
+    name: str
+    test_fraction: float = 0.3
+
+    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+        x, y = load_table(self.name)
+        n_test = round(self.test_fraction * len(x))
+        if n > len(x) - n_test:
+            raise ValueError(f"{self.name} has {len(x) - n_test} rows outside the test set; asked for {n}")
+        order = np.stack([rng.permutation(len(x)) for _ in range(batch)])
+        test_idx, rest = order[:, :n_test], order[:, n_test:]
+        train = Rows({"x": x[rest[:, :n]]})
+        test = Rows({"x": x[test_idx], "label": y[test_idx]})
+
+        def draw(m: int, g: np.random.Generator) -> Rows:
+            pick = np.take_along_axis(rest, g.integers(0, rest.shape[1], size=(batch, m)), axis=1)
+            return Rows({"x": x[pick]})
+
+        return World(train, test, RealTruth(has_modes=True), draw)
