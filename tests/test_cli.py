@@ -51,7 +51,7 @@ BAD = [
     (
         {"metrics": ["mean_sq_error", "perplexity"]},
         "metrics: unknown metric 'perplexity'; allowed: mean_sq_error, cov_trace_ratio, cov_logdet_change, "
-        "w2_sq, second_moment, test_nll",
+        "w2_sq, second_moment, test_nll, tail_mass_q95",
     ),
     ({"source": None}, "source: field required"),
     (
@@ -60,7 +60,7 @@ BAD = [
     ),
     (
         {"model": {"kind": "mlp"}},
-        "model.kind: 'mlp' is not one of: gaussian, ols, ridge, categorical, bernoulli, poisson",
+        "model.kind: 'mlp' is not one of: gaussian, ols, ridge, categorical, bernoulli, poisson, kde, gmm",
     ),
     ({"source": {"kind": "gaussian", "dimm": 3}}, "source.dimm: unknown field"),
 ]
@@ -101,9 +101,9 @@ def test_run_show_export_and_resume(tmp_path: Path) -> None:
     csv = tmp_path / "r.csv"
     assert cli("export", str(out), "--csv", str(csv)).returncode == 0
     lines = csv.read_text().splitlines()
-    # header + 2 workflows x 7 metrics x 4 generations x 3 replicates, no duplicates after the rerun
+    # header + 2 workflows x 8 metrics x 4 generations x 3 replicates, no duplicates after the rerun
     assert lines[0] == "experiment,config_hash,workflow,replicate,generation,metric,value"
-    assert len(lines) == 1 + 2 * 7 * 4 * 3
+    assert len(lines) == 1 + 2 * 8 * 4 * 3
     shown = cli("show", str(out), "-g", "4", "-m", "train_size")
     assert shown.returncode == 0 and "80±0" in shown.stdout
 

@@ -108,3 +108,30 @@ def test_weighted_parts_are_shares() -> None:
 
     p = fam.fit(proportional([(a, 0.25), (b, 0.75)]), None, np.random.default_rng(0))  # type: ignore[arg-type]
     assert p.mean[0, 0] == pytest.approx(0.75)
+
+
+def test_wordfreq_source_is_real_and_heavy_tailed() -> None:
+    from modelcollapse.sources import word_frequencies
+
+    words, p = word_frequencies(500)
+    assert words[:3] == ["the", "to", "and"] and p.sum() == pytest.approx(1.0)
+    assert (np.diff(p) <= 0).all() and p[0] / p[-1] > 100
+    exp = experiment(
+        source={"kind": "categorical", "categories": 500, "distribution": "wordfreq"},
+        model={"kind": "categorical"},
+        samples_per_generation=2000,
+    )
+    np.testing.assert_allclose(exp.source.build().p, p)
+
+
+def test_gaussian_tail_mass_is_exact_in_1d() -> None:
+    from modelcollapse.models.gaussian import GaussianParams, _tail_mass
+    from modelcollapse.sources import GaussianTruth
+
+    mean, sd = np.array([[0.3], [0.0]]), np.array([0.8, 1.0])
+    params = GaussianParams(mean, sd[:, None, None], np.ones(2, bool), 2 * np.log(sd))
+    world = type("W", (), {"truth": GaussianTruth(np.zeros(1), np.eye(1))})()
+    mass = _tail_mass(params, world)  # type: ignore[arg-type]
+    assert mass[1] == pytest.approx(0.05, abs=1e-9)  # the truth itself
+    x = mean[0, 0] + sd[0] * np.random.default_rng(0).standard_normal(400_000)
+    assert mass[0] == pytest.approx((np.abs(x) > 1.959964).mean(), abs=2e-3)

@@ -211,6 +211,20 @@ def _test_nll(p: GaussianParams, w: World) -> np.ndarray:
     return out
 
 
+def _tail_mass(p: GaussianParams, w: World) -> np.ndarray:
+    """Model mass beyond the real 2.5% and 97.5% quantiles (0.05 if faithful); exact, 1-D only (NaN otherwise)."""
+    if p.mean.shape[1] != 1:
+        return np.full(p.mean.shape[0], np.nan)
+    from scipy.stats import norm
+
+    mu, sd = float(w.truth.mean[0]), float(np.sqrt(w.truth.cov[0, 0]))
+    lo, hi = mu + sd * norm.ppf(0.025), mu + sd * norm.ppf(0.975)
+    m, s = p.mean[:, 0], np.sqrt(p.cov[:, 0, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mass = norm.cdf((lo - m) / s) + norm.sf((hi - m) / s)
+    return np.where(s > 0, mass, ((m < lo) | (m > hi)).astype(float))
+
+
 METRICS = {
     "mean_sq_error": Metric(_mean_sq_error, "||mu_hat - mu||^2, squared error of the fitted mean"),
     "cov_trace_ratio": Metric(lambda p, w: _trace(p) / np.trace(w.truth.cov), "tr(Sigma_hat) / tr(Sigma)"),
@@ -224,4 +238,5 @@ METRICS = {
         "E||x - mu||^2 of a model sample about the true mean: tr Sigma_hat + ||mu_hat - mu||^2",
     ),
     "test_nll": Metric(_test_nll, "mean negative log-likelihood of held-out real data (nats)"),
+    "tail_mass_q95": Metric(_tail_mass, "model mass beyond the real 2.5%/97.5% quantiles (0.05 if faithful; 1-D)"),
 }

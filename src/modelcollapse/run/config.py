@@ -98,11 +98,11 @@ class RegressionSourceConfig(_Strict):
 
 
 class CategoricalSourceConfig(_Strict):
-    """K symbols: ``uniform``, ``zipf`` (p_i ~ i^-exponent) or explicit ``probabilities``."""
+    """K symbols: ``uniform``, ``zipf`` (p_i ~ i^-exponent), ``wordfreq`` (top-K English words) or ``probabilities``."""
 
     kind: Literal["categorical"]
     categories: PositiveInt | None = None
-    distribution: Literal["uniform", "zipf"] = "zipf"
+    distribution: Literal["uniform", "zipf", "wordfreq"] = "zipf"
     exponent: Positive = 1.0
     probabilities: list[Annotated[float, Field(ge=0.0)]] | None = None
     test_samples: PositiveInt = 1000
@@ -125,6 +125,8 @@ class CategoricalSourceConfig(_Strict):
             p = p / p.sum()
         elif self.distribution == "uniform":
             p = np.full(self.size, 1.0 / self.size)
+        elif self.distribution == "wordfreq":
+            p = sources.word_frequencies(self.size)[1]
         else:
             p = sources.zipf_probabilities(self.size, self.exponent)
         return sources.CategoricalSource(p, self.test_samples)

@@ -5,6 +5,7 @@ from modelcollapse.sources.discrete import (
     BernoulliSource,
     CategoricalSource,
     PoissonSource,
+    word_frequencies,
     zipf_probabilities,
 )
 from modelcollapse.sources.gaussian import GaussianSource, GaussianTruth
@@ -20,5 +21,6 @@ __all__ = [
     "RegressionTruth",
     "Source",
     "World",
+    "word_frequencies",
     "zipf_probabilities",
 ]

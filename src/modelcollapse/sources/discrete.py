@@ -10,6 +10,19 @@ from modelcollapse.data import Rows
 from modelcollapse.sources.base import World
 
 
+def word_frequencies(k: int, language: str = "en") -> tuple[list[str], np.ndarray]:
+    """The top-k words of a language and their probabilities renormalised over those k (PyPI ``wordfreq``).
+
+    Real, heavy-tailed frequencies aggregated from many corpora (data CC BY-SA 4.0); installed with the
+    package, nothing is downloaded at run time.
+    """
+    import wordfreq
+
+    words = wordfreq.top_n_list(language, k)
+    p = np.array([wordfreq.word_frequency(w, language) for w in words])
+    return words, p / p.sum()
+
+
 def zipf_probabilities(k: int, exponent: float) -> np.ndarray:
     """``p_i`` proportional to ``i^-exponent`` for ranks ``i = 1..k``."""
     p = np.arange(1, k + 1, dtype=float) ** -exponent
