@@ -79,6 +79,8 @@ def catastrophic(traj: Trajectories, th: Thresholds) -> Verdict:
         return Verdict(1, name, UNDETERMINED, note="no test-loss metric")
     x = traj[m]
     nonfinite = (~np.isfinite(x)).mean(axis=0)
+    if nonfinite[0] > 0.5:
+        return Verdict(1, name, UNDETERMINED, m, note="the generation-1 loss is already infinite (use smoothing)")
     means = np.array([col[np.isfinite(col)].mean() if np.isfinite(col).any() else np.inf for col in x.T])
     base = means[0]
     bound = th.catastrophic_factor * base if base > 0 else base + th.catastrophic_factor * abs(base)
@@ -98,6 +100,26 @@ def catastrophic(traj: Trajectories, th: Thresholds) -> Verdict:
     )
 
 
+def _infinite(x: np.ndarray, number: int, name: str, metric: str) -> Verdict | None:
+    """A verdict when the loss is non-finite in most replicates: undetermined at generation 1, else divergence."""
+    share = (~np.isfinite(x)).mean(axis=0)
+    if share[0] > 0.5:
+        return Verdict(number, name, UNDETERMINED, metric, note="the generation-1 loss is already infinite")
+    if share[-1] > 0.5:
+        return Verdict(
+            number,
+            name,
+            COLLAPSES,
+            metric,
+            float(share[-1]),
+            "loss non-finite in most replicates",
+            _first(share > 0.5),
+            float("inf"),
+            note="the loss diverged to infinity",
+        )
+    return None
+
+
 def any_increase(traj: Trajectories, th: Thresholds) -> Verdict:
     """2. Any increase of population risk: a significant rise of test loss over generation 1 (paired by replicate)."""
     name = "any increase of population risk"
@@ -105,6 +127,8 @@ def any_increase(traj: Trajectories, th: Thresholds) -> Verdict:
     if m is None:
         return Verdict(2, name, UNDETERMINED, note="no test-loss metric")
     x = traj[m]
+    if (v := _infinite(x, 2, name, m)) is not None:
+        return v
     zs = np.array([_paired_z(x[:, 0], x[:, g])[1] for g in range(x.shape[1])])
     rise, z = _paired_z(x[:, 0], x[:, -1])
     return Verdict(
@@ -123,6 +147,8 @@ def diverging(traj: Trajectories, th: Thresholds) -> Verdict:
     if m is None or traj[m].shape[1] < 4:
         return Verdict(3, name, UNDETERMINED, note="needs a test-loss metric over at least 4 generations")
     x = traj[m]
+    if (v := _infinite(x, 3, name, m)) is not None:
+        return v
     mid = x.shape[1] // 2
     early, _ = _paired_z(x[:, 0], x[:, mid - 1])
     late, z = _paired_z(x[:, mid - 1], x[:, -1])

@@ -40,7 +40,9 @@ def summary(name: str, store: Store) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def figures(name: str, out: Path) -> list[Path]:
+def figures(name: str, out: Path, keys: set[str] | None = None) -> list[Path]:
+    if name == "definitions":
+        return _definitions(out, keys)
     draw = {
         "gerstgrasser2024-linear-regression": _ceiling,
         "dey-donoho2024-universality": _rho,
@@ -49,7 +51,7 @@ def figures(name: str, out: Path) -> list[Path]:
     if name not in draw:
         return []
     with Store.open(out, read_only=True) as store:
-        all_cells, stats = cells(store), statistics(store)
+        all_cells, stats = cells(store, keys), statistics(store)
     path = out / "figures" / f"{name}-overview.png"
     draw[name](all_cells, stats, path)
     return [path]
@@ -160,3 +162,39 @@ def _mixing(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore
     right.grid(alpha=0.3)
     _save(fig, path)
     plt.close(fig)
+
+
+def _definitions(out: Path, keys: set[str] | None) -> list[Path]:
+    """The assess table (assess.csv) and, per definition, a case where it fires beside one where it does not."""
+    from modelcollapse.metrics.assess import assess
+
+    verdicts = pd.DataFrame(assess(out))
+    with Store.open(out, read_only=True) as store:
+        all_cells, stats = cells(store, keys), statistics(store)
+    by_label = {c.label: c for c in all_cells}
+    verdicts = verdicts[verdicts.setting.isin(by_label)]
+    verdicts.to_csv(out / "assess.csv", index=False)
+    plt = _pyplot()
+    paths = []
+    for number, group in verdicts.groupby("definition"):
+        fired = group[group.outcome == "collapses"]
+        quiet = group[(group.outcome == "does not collapse") & group.metric.notna()]
+        fig, ax = plt.subplots(figsize=(4.8, 3.3))
+        for rows, style, tag in ((fired, "-", "collapses"), (quiet, "--", "does not")):
+            if rows.empty:
+                continue
+            r = rows.iloc[0]
+            cell = by_label[r.setting]
+            s = stats[(stats.config_hash == cell.key) & (stats.workflow == r.workflow) & (stats.metric == r.metric)]
+            ax.plot(s.generation, s["mean"], style, lw=1.3, label=f"{tag}: {r.workflow}, {r.setting}\n({r.metric})")
+        ax.set(xlabel="generation", ylabel="mean of the metric used")
+        ax.set_title(f"{number}. {group.name.iloc[0]}", fontsize=9)
+        if fired.empty:
+            ax.text(0.5, 0.5, "no bundled case fires", transform=ax.transAxes, ha="center")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, frameon=False)
+        path = out / "figures" / f"definition-{number}.png"
+        _save(fig, path)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -40,10 +40,15 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_folder(folder: str | Path, out: str | Path | None = None, metrics: list[str] | None = None) -> list[Path]:
-    """Draw every metric of every experiment in a results folder; returns the PNG paths (PDFs beside them)."""
+def plot_folder(
+    folder: str | Path, out: str | Path | None = None, metrics: list[str] | None = None, keys: set[str] | None = None
+) -> list[Path]:
+    """Draw every metric of every experiment (of the cells in ``keys``, when given) in a results folder.
+
+    Returns the PNG paths; a PDF and the CSV of the drawn series sit beside each.
+    """
     with Store.open(folder, read_only=True) as store:
-        all_cells, stats = cells(store), statistics(store)
+        all_cells, stats = cells(store, keys), statistics(store)
     out_dir = Path(out) if out else Path(folder) / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

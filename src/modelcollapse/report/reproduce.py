@@ -14,7 +14,8 @@ import yaml
 from modelcollapse.report import extras
 from modelcollapse.report.figures import plot_folder
 from modelcollapse.report.summary import theory_comparison
-from modelcollapse.run.runner import Progress
+from modelcollapse.run.loading import expand
+from modelcollapse.run.runner import Progress, cell_key
 from modelcollapse.run.runner import run as run_experiment
 from modelcollapse.store import Store
 
@@ -25,6 +26,7 @@ class Reproduction:
     title: str
     claim: str
     experiments: list[dict[str, Any]]
+    test_replicates: int = 400  # what the test suite runs (|z| < 4 on every point)
 
 
 @dataclass
@@ -45,7 +47,9 @@ def available() -> dict[str, Reproduction]:
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if item.name.endswith(".yaml"):
             raw = yaml.safe_load(item.read_text())
-            out[raw["name"]] = Reproduction(raw["name"], raw["title"], raw["claim"], raw["experiments"])
+            out[raw["name"]] = Reproduction(
+                raw["name"], raw["title"], raw["claim"], raw["experiments"], raw.get("test_replicates", 400)
+            )
     return out
 
 
@@ -55,16 +59,18 @@ def reproduce(
     """Run a bundled reproduction into ``out``: results.duckdb, summary.csv and figures/."""
     repro = available()[name]
     out = Path(out)
+    keys: set[str] = set()
     for exp in repro.experiments:
         cfg = dict(exp)
         if replicates is not None:
             cfg["replicates"] = replicates
         run_experiment(cfg, out, progress, workers)
-    with Store.open(out, read_only=True) as store:
-        summary = theory_comparison(store, reproduction=name)
+        keys |= {cell_key(e) for _, e in expand(cfg)}
+    with Store.open(out, read_only=True) as store:  # only this run's cells, whatever else the folder holds
+        summary = theory_comparison(store, reproduction=name, keys=keys)
         summary = pd.concat([summary, extras.summary(name, store)], ignore_index=True)
     summary.to_csv(out / "summary.csv", index=False)
-    figures = plot_folder(out) + extras.figures(name, out)
+    figures = plot_folder(out, keys=keys) + extras.figures(name, out, keys)
     return Outcome(summary, figures)
 
 

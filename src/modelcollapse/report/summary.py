@@ -34,9 +34,14 @@ class Cell:
         return self.experiment + (f" [{self.setting}]" if self.point else "")
 
 
-def cells(store: Store) -> list[Cell]:
+def cells(store: Store, keys: set[str] | None = None) -> list[Cell]:
+    """The cells of a store (only those in ``keys`` when given), in experiment and sweep order."""
     rows = store.con.execute("SELECT config_hash, experiment, sweep, config FROM cells").fetchall()
-    out = [Cell(key, name, json.loads(sweep), validate(json.loads(config))) for key, name, sweep, config in rows]
+    out = [
+        Cell(key, name, json.loads(sweep), validate(json.loads(config)))
+        for key, name, sweep, config in rows
+        if keys is None or key in keys
+    ]
     return sorted(out, key=lambda c: (c.experiment, tuple(_order(v) for v in c.point.values())))
 
 
@@ -56,7 +61,7 @@ def statistics(store: Store) -> pd.DataFrame:
     )
 
 
-def theory_comparison(store: Store, reproduction: str = "") -> pd.DataFrame:
+def theory_comparison(store: Store, reproduction: str = "", keys: set[str] | None = None) -> pd.DataFrame:
     """One row per (cell, workflow, metric, generation) that has an exact prediction, with z = (sim - pred)/se."""
     stats = {
         (r["config_hash"], r["workflow"], r["metric"], int(r["generation"])): (
@@ -67,7 +72,7 @@ def theory_comparison(store: Store, reproduction: str = "") -> pd.DataFrame:
         for r in statistics(store).to_dict("records")
     }
     rows = []
-    for cell in cells(store):
+    for cell in cells(store, keys):
         for (workflow, metric), curve in predict(cell.exp).items():
             for g, pred in enumerate(curve, start=1):
                 key = (cell.key, workflow, metric, g)
