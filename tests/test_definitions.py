@@ -110,21 +110,3 @@ def test_infinite_losses() -> None:
     for check in (catastrophic, any_increase, diverging):
         assert check({"test_nll": finite_then_inf}, Thresholds()).outcome == COLLAPSES
         assert check({"test_nll": np.full((R, G), np.inf)}, Thresholds()).outcome == UNDETERMINED
-
-
-def test_definitions_reproduction_table(tmp_path: Path) -> None:
-    from modelcollapse.report.reproduce import reproduce
-
-    reproduce("definitions", tmp_path, replicates=40)
-    import pandas as pd
-
-    table = pd.read_csv(tmp_path / "assess.csv")
-    got = {(r.setting, r.workflow, r.definition): r.outcome for r in table.itertuples()}
-    gauss = "gaussian [samples_per_generation=50]"
-    assert [got[(gauss, "replace", d)] for d in (1, 2, 3, 5)] == [COLLAPSES] * 4
-    assert [got[(gauss, "accumulate", d)] for d in (1, 3, 5)] == [STABLE] * 3
-    assert got[("categorical", "replace", 7)] == COLLAPSES  # the support shrinks
-    assert got[("categorical", "fresh", 7)] == STABLE  # fresh real data keep it
-    assert got[("kde-moons", "replace", 8)] == COLLAPSES  # samples leave the real manifold
-    for d in range(1, 9):
-        assert (tmp_path / "figures" / f"definition-{d}.png").stat().st_size > 5000

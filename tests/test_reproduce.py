@@ -51,3 +51,22 @@ def test_reproduction_agrees_with_theory(name: str, tmp_path: Path) -> None:
     assert len(merged) == len(predicted) == len(summary.dropna(subset=["generation"]))  # every point drawn once
     np.testing.assert_allclose(merged.centre, merged.simulated, rtol=1e-9)
     np.testing.assert_allclose(merged.predicted_drawn, merged.predicted, rtol=1e-12)
+    if name == "definitions":
+        check_definitions_table(tmp_path)
+
+
+def check_definitions_table(out: Path) -> None:
+    """Replace collapses by definitions 1-3 and 5 for the Gaussian; accumulate does not (its risk rises, by 2)."""
+    from modelcollapse.metrics.definitions import COLLAPSES, STABLE
+
+    table = pd.read_csv(out / "assess.csv")
+    got = {(r.setting, r.workflow, r.definition): r.outcome for r in table.itertuples()}
+    gauss = "gaussian [samples_per_generation=50]"
+    assert [got[(gauss, "replace", d)] for d in (1, 2, 3, 5)] == [COLLAPSES] * 4
+    assert [got[(gauss, "accumulate", d)] for d in (1, 3, 5)] == [STABLE] * 3
+    assert got[(gauss, "accumulate", 2)] == COLLAPSES
+    assert got[("categorical", "replace", 7)] == COLLAPSES  # the support shrinks
+    assert got[("categorical", "fresh", 7)] == STABLE  # fresh real data keep it
+    assert got[("kde-moons", "replace", 8)] == COLLAPSES  # samples leave the real manifold
+    for d in range(1, 9):
+        assert (out / "figures" / f"definition-{d}.png").stat().st_size > 5000

@@ -62,8 +62,8 @@ def reproduce(
     keys: set[str] = set()
     for exp in repro.experiments:
         cfg = dict(exp)
-        if replicates is not None:
-            cfg["replicates"] = replicates
+        if replicates is not None:  # a cap: smaller runs for tests and previews, never larger
+            cfg["replicates"] = min(cfg["replicates"], replicates)
         run_experiment(cfg, out, progress, workers)
         keys |= {cell_key(e) for _, e in expand(cfg)}
     with Store.open(out, read_only=True) as store:  # only this run's cells, whatever else the folder holds
