@@ -200,7 +200,9 @@ def reproduce(
     name: Annotated[str | None, typer.Argument(help="a bundled reproduction (see --list)")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
     list_: Annotated[bool, typer.Option("--list", help="list the bundled reproductions")] = False,
-    replicates: Annotated[int | None, typer.Option("--replicates", "-r", min=1, help="cap the replicates of every experiment")] = None,
+    replicates: Annotated[
+        int | None, typer.Option("--replicates", "-r", min=1, help="cap the replicates of every experiment")
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="processes")] = 1,
 ) -> None:
     """Reproduce a published result: results, summary.csv (simulated vs predicted, z) and figures."""

@@ -228,7 +228,7 @@ def _relative_drop(
 def lost_tails(traj: Trajectories, th: Thresholds) -> Verdict:
     """7. Disappearance of real tail data: mass beyond real quantiles, surviving support, rare tokens."""
     name = "disappearance of real tail data"
-    m = _pick(traj, ("tail_mass_q95", "support_size", "rare_token_share"))
+    m = _pick(traj, ("tail_kept", "support_size", "tail_mass_q95", "rare_token_share"))
     if m is None:
         return Verdict(7, name, UNDETERMINED, note="no tail metric")
     return _relative_drop(traj, m, th.tail_kept, th, 7, name, m)

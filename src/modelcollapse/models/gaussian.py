@@ -211,18 +211,33 @@ def _test_nll(p: GaussianParams, w: World) -> np.ndarray:
     return out
 
 
-def _tail_mass(p: GaussianParams, w: World) -> np.ndarray:
-    """Model mass beyond the real 2.5% and 97.5% quantiles (0.05 if faithful); exact, 1-D only (NaN otherwise)."""
-    if p.mean.shape[1] != 1:
-        return np.full(p.mean.shape[0], np.nan)
+def _tails(p: GaussianParams, w: World) -> tuple[np.ndarray, np.ndarray]:
+    """Model mass below the real 2.5% quantile and above the real 97.5% quantile (exact, 1-D)."""
     from scipy.stats import norm
 
     mu, sd = float(w.truth.mean[0]), float(np.sqrt(w.truth.cov[0, 0]))
     lo, hi = mu + sd * norm.ppf(0.025), mu + sd * norm.ppf(0.975)
     m, s = p.mean[:, 0], np.sqrt(p.cov[:, 0, 0])
     with np.errstate(divide="ignore", invalid="ignore"):
-        mass = norm.cdf((lo - m) / s) + norm.sf((hi - m) / s)
-    return np.where(s > 0, mass, ((m < lo) | (m > hi)).astype(float))
+        below = np.where(s > 0, norm.cdf((lo - m) / s), (m < lo).astype(float))
+        above = np.where(s > 0, norm.sf((hi - m) / s), (m > hi).astype(float))
+    return below, above
+
+
+def _tail_mass(p: GaussianParams, w: World) -> np.ndarray:
+    """Model mass beyond the real 2.5% and 97.5% quantiles (0.05 if faithful); 1-D only (NaN otherwise)."""
+    if p.mean.shape[1] != 1:
+        return np.full(p.mean.shape[0], np.nan)
+    below, above = _tails(p, w)
+    return below + above
+
+
+def _tail_kept(p: GaussianParams, w: World) -> np.ndarray:
+    """The smaller of the two real tails' model mass over its real mass 0.025: 1 if faithful, 0 once a tail is gone."""
+    if p.mean.shape[1] != 1:
+        return np.full(p.mean.shape[0], np.nan)
+    below, above = _tails(p, w)
+    return np.minimum(below, above) / 0.025
 
 
 METRICS = {
@@ -239,4 +254,5 @@ METRICS = {
     ),
     "test_nll": Metric(_test_nll, "mean negative log-likelihood of held-out real data (nats)"),
     "tail_mass_q95": Metric(_tail_mass, "model mass beyond the real 2.5%/97.5% quantiles (0.05 if faithful; 1-D)"),
+    "tail_kept": Metric(_tail_kept, "min over the two real 2.5% tails of model mass / 0.025 (1 if faithful; 1-D)"),
 }

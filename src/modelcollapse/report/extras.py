@@ -177,6 +177,9 @@ def _definitions(out: Path, keys: set[str] | None) -> list[Path]:
     plt = _pyplot()
     paths = []
     for number, group in verdicts.groupby("definition"):
+        if number == 4:
+            paths.append(_scaling_figure(group, all_cells, stats, out / "figures" / "definition-4.png"))
+            continue
         fired = group[group.outcome == "collapses"]
         quiet = group[(group.outcome == "does not collapse") & group.metric.notna()]
         fig, ax = plt.subplots(figsize=(4.8, 3.3))
@@ -198,3 +201,28 @@ def _definitions(out: Path, keys: set[str] | None) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def _scaling_figure(group: pd.DataFrame, all_cells, stats: pd.DataFrame, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Definition 4: error against training-set size, at generation 1 and at the last generation."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 3.3))
+    tested = group[group.metric.notna() & (group.outcome != "undetermined")]
+    for (workflow, metric), _ in tested.groupby(["workflow", "metric"]):
+        sized = [c for c in all_cells if "samples_per_generation" in c.point]
+        points = []
+        for c in sized:
+            s = stats[(stats.config_hash == c.key) & (stats.workflow == workflow) & (stats.metric == metric)]
+            if len(s):
+                points.append((c.point["samples_per_generation"], s["mean"].iloc[0], s["mean"].iloc[-1]))
+        n, first, last = (np.array(v) for v in zip(*sorted(points), strict=True))
+        outcome = tested[(tested.workflow == workflow)].outcome.iloc[0]
+        line = ax.plot(n, last, "o-", ms=3, label=f"{workflow}, last generation ({outcome})")
+        ax.plot(n, first, "s:", ms=3, color=line[0].get_color(), label=f"{workflow}, generation 1")
+    ax.set(xscale="log", yscale="log", xlabel="samples per generation n", ylabel="mean error (log)")
+    ax.set_title("4. change in scaling law: error vs n", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, frameon=False)
+    _save(fig, path)
+    plt.close(fig)
+    return path
