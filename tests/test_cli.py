@@ -51,7 +51,7 @@ BAD = [
     (
         {"metrics": ["mean_sq_error", "perplexity"]},
         "metrics: unknown metric 'perplexity'; allowed: mean_sq_error, cov_trace_ratio, cov_logdet_change, "
-        "w2_sq, second_moment, test_nll, tail_mass_q95",
+        "w2_sq, second_moment, test_nll, tail_mass_q95, tail_kept",
     ),
     ({"source": None}, "source: field required"),
     (
