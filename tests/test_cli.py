@@ -101,9 +101,9 @@ def test_run_show_export_and_resume(tmp_path: Path) -> None:
     csv = tmp_path / "r.csv"
     assert cli("export", str(out), "--csv", str(csv)).returncode == 0
     lines = csv.read_text().splitlines()
-    # header + 2 workflows x 8 metrics x 4 generations x 3 replicates, no duplicates after the rerun
+    # header + 2 workflows x 9 metrics x 4 generations x 3 replicates, no duplicates after the rerun
     assert lines[0] == "experiment,config_hash,workflow,replicate,generation,metric,value"
-    assert len(lines) == 1 + 2 * 8 * 4 * 3
+    assert len(lines) == 1 + 2 * 9 * 4 * 3
     shown = cli("show", str(out), "-g", "4", "-m", "train_size")
     assert shown.returncode == 0 and "80±0" in shown.stdout
 
