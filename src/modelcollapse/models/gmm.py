@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modelcollapse.models.base import Metric
-from modelcollapse.models.rowbased import SAMPLE_METRICS, Fitted, real_cov_trace, rows_of, stacked
+from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Part
 
@@ -22,7 +22,7 @@ def mixture_variance(g) -> float:  # type: ignore[no-untyped-def]
 
 
 @dataclass
-class GMMFamily:
+class GMMFamily(RowFamily):
     """K-component Gaussian mixture fitted by EM; ``covariance`` in {full, diag}. No row weights."""
 
     components: int = 3
@@ -37,18 +37,8 @@ class GMMFamily:
                 lambda p, w: np.array([-m.score(w.test.cols["x"][b]) for b, m in enumerate(p.models)]),
                 "mean negative log-likelihood of held-out real data (nats)",
             ),
-            "model_variance": Metric(
-                lambda p, w: np.array([mixture_variance(m) for m in p.models]), "total variance of the fitted mixture"
-            ),
-            "variance_ratio": Metric(
-                lambda p, w: np.array([mixture_variance(m) for m in p.models]) / real_cov_trace(w),
-                "model variance / real variance (traces)",
-            ),
-            **SAMPLE_METRICS,
+            **common_metrics(mixture_variance),
         }
-
-    def prepare(self, rows, world):  # type: ignore[no-untyped-def]
-        return rows
 
     def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Fitted:
         from sklearn.mixture import GaussianMixture
@@ -68,6 +58,3 @@ class GMMFamily:
         else:
             noise = np.sqrt(g.covariances_[comp]) * z
         return g.means_[comp] + noise
-
-    def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
-        return rows_of([self.draw(m, n, rng) for m in params.models])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modelcollapse.models.base import Metric
-from modelcollapse.models.rowbased import SAMPLE_METRICS, Fitted, real_cov_trace, rows_of, stacked
+from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Part
 
@@ -56,7 +56,7 @@ def kernel_noise(kernel: str, n: int, d: int, rng: np.random.Generator) -> np.nd
 
 
 @dataclass
-class KDEFamily:
+class KDEFamily(RowFamily):
     """Kernel density estimate; ``bandwidth`` a number or ``"scott"`` / ``"silverman"`` (scikit-learn's rules)."""
 
     kernel: str = "gaussian"
@@ -67,20 +67,9 @@ class KDEFamily:
     def metrics(self) -> dict[str, Metric]:
         return {
             "test_nll": Metric(_test_nll, "mean negative log-likelihood of held-out real data (nats)"),
-            "model_variance": Metric(
-                lambda p, w: np.array([m.variance for m in p.models]),
-                "total variance of the fitted KDE (data covariance trace + kernel)",
-            ),
             "mean_sq_error": Metric(_mean_sq_error, "||mean of the KDE - true mean||^2 (sources with a known mean)"),
-            "variance_ratio": Metric(
-                lambda p, w: np.array([m.variance for m in p.models]) / real_cov_trace(w),
-                "model variance / real variance (traces)",
-            ),
-            **SAMPLE_METRICS,
+            **common_metrics(lambda m: m.variance),
         }
-
-    def prepare(self, rows, world):  # type: ignore[no-untyped-def]
-        return rows
 
     def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Fitted:
         from sklearn.neighbors import KernelDensity
@@ -95,9 +84,6 @@ class KDEFamily:
     def draw(self, m: KDEModel, n: int, rng: np.random.Generator) -> np.ndarray:
         idx = rng.choice(len(m.x), size=n, p=m.p)
         return m.x[idx] + m.bandwidth * kernel_noise(m.kernel, n, m.x.shape[1], rng)
-
-    def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
-        return rows_of([self.draw(m, n, rng) for m in params.models])
 
 
 def _test_nll(p: Fitted, w: World) -> np.ndarray:

@@ -94,3 +94,29 @@ SAMPLE_METRICS = {
 
 def rows_of(samples: list[np.ndarray]) -> Rows:
     return Rows({"x": np.stack(samples)})
+
+
+def common_metrics(variance: Callable[[Any], float]) -> dict[str, Metric]:
+    """The metrics every row-based family offers, given the closed-form total variance of one fitted model."""
+
+    def values(p: Fitted) -> np.ndarray:
+        return np.array([variance(m) for m in p.models])
+
+    return {
+        "model_variance": Metric(lambda p, w: values(p), "total variance of the fitted model (covariance trace)"),
+        "variance_ratio": Metric(lambda p, w: values(p) / real_cov_trace(w), "model variance / real variance (traces)"),
+        **SAMPLE_METRICS,
+    }
+
+
+class RowFamily:
+    """Rows in, rows out: subclasses fit one model per replicate and ``draw`` from one fitted model."""
+
+    def prepare(self, rows: Rows, world: World) -> Rows:
+        return rows
+
+    def draw(self, model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool) -> Rows:
+        return rows_of([self.draw(m, n, rng) for m in params.models])
