@@ -10,6 +10,7 @@ import pytest
 
 from modelcollapse.report.reproduce import available, reproduce
 from modelcollapse.report.summary import SUMMARY_COLUMNS
+from modelcollapse.sources.text import FORTUNES
 
 NAMES = sorted(available())
 
@@ -28,6 +29,8 @@ def test_the_bundled_set() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_reproduction_agrees_with_theory(name: str, tmp_path: Path) -> None:
+    if name == "ngram-text" and not FORTUNES.is_dir():
+        pytest.skip("Debian's fortunes corpus is not installed (make test installs it as root)")
     outcome = reproduce(name, tmp_path, replicates=available()[name].test_replicates, workers=1)
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS
@@ -42,6 +45,8 @@ def test_reproduction_agrees_with_theory(name: str, tmp_path: Path) -> None:
         assert png.stat().st_size > 10_000 and png.with_suffix(".pdf").stat().st_size > 5_000
     drawn = pd.concat([pd.read_csv(p.with_suffix(".csv")) for p in outcome.figures if p.with_suffix(".csv").exists()])
     predicted = drawn.dropna(subset=["predicted"])
+    if summary.empty:  # no closed form for this model (e.g. n-gram text): the figures alone
+        return
     assert len(predicted) > 0 and (predicted.statistic == "mean").all()
     merged = summary.dropna(subset=["generation"]).merge(
         predicted.assign(generation=predicted.generation.astype(float)),

@@ -193,6 +193,26 @@ class TabularSourceConfig(_Strict):
         return TableSource(self.name, self.test_fraction)
 
 
+class TextSourceConfig(_Strict):
+    """Real text as documents of words: Debian's fortunes by default, or ``paths`` to your own text files."""
+
+    kind: Literal["text"]
+    paths: list[str] = []
+    vocab_size: Annotated[int, Field(ge=10)] = 5000
+    max_tokens: PositiveInt = 48
+    test_every: Annotated[int, Field(ge=2)] = 5
+    test_documents: PositiveInt = 500
+
+    @property
+    def row_bytes(self) -> int:
+        return 4 * self.max_tokens
+
+    def build(self) -> Any:
+        from modelcollapse.sources.text import TextSource
+
+        return TextSource(tuple(self.paths), self.vocab_size, self.max_tokens, self.test_every, self.test_documents)
+
+
 SourceConfig = Annotated[
     GaussianSourceConfig
     | RegressionSourceConfig
@@ -200,7 +220,8 @@ SourceConfig = Annotated[
     | BernoulliSourceConfig
     | PoissonSourceConfig
     | ShapesSourceConfig
-    | TabularSourceConfig,
+    | TabularSourceConfig
+    | TextSourceConfig,
     Field(discriminator="kind"),
 ]
 
@@ -316,6 +337,22 @@ class GMMModelConfig(_Strict):
         return GMMFamily(self.components, self.covariance)
 
 
+class NGramModelConfig(_Strict):
+    """n-gram language model (order 1-4) with add-k or interpolated Kneser-Ney smoothing."""
+
+    kind: Literal["ngram"]
+    order: Annotated[int, Field(ge=1, le=4)] = 3
+    smoothing: Literal["kneser-ney", "add-k"] = "kneser-ney"
+    k: Positive = 0.1
+    discount: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.75
+    sources: ClassVar[tuple[str, ...]] = ("text",)
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.ngram import NGramFamily
+
+        return NGramFamily(self.order, self.smoothing, self.k, self.discount, source.vocab_size, source.max_tokens)
+
+
 USER_MODELS: dict[str, type[Model]] = {}
 
 
@@ -348,6 +385,7 @@ BUILTIN_MODELS: dict[str, type[_Strict]] = {
     "poisson": PoissonModelConfig,
     "kde": KDEModelConfig,
     "gmm": GMMModelConfig,
+    "ngram": NGramModelConfig,
 }
 
 
@@ -367,6 +405,7 @@ ModelConfig = Annotated[
     | Annotated[PoissonModelConfig, Tag("poisson")]
     | Annotated[KDEModelConfig, Tag("kde")]
     | Annotated[GMMModelConfig, Tag("gmm")]
+    | Annotated[NGramModelConfig, Tag("ngram")]
     | Annotated[UserModelConfig, Tag("user")],
     Discriminator(_model_tag),
 ]

@@ -1,0 +1,224 @@
+"""n-gram language models (unigram to 4-gram): add-k, or interpolated Kneser-Ney.
+
+Documents are rows of word ids padded with -1 (see ``sources.text``); each ends with ``</s>`` (id 0).
+Kneser-Ney: p(w|h) = max(c(h w) - D, 0) / c(h) + D N1+(h .) / c(h) p(w|h'), with continuation counts at
+the lower orders and a uniform floor under the unigrams, so every word has positive probability.
+Sampling follows the same mixture (keep a discounted observed continuation, or back off), so it is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from modelcollapse.models.base import Metric
+from modelcollapse.models.rowbased import Fitted, RowFamily
+from modelcollapse.sources.base import World
+from modelcollapse.sources.text import EOS, PAD, pad
+from modelcollapse.workflows.base import Part
+
+BOS = -2  # context padding before the first word; never predicted
+EVAL_DOCS = 200
+
+
+@dataclass
+class Table:
+    """Counts of the words that follow each context of one length."""
+
+    follow: dict[tuple[int, ...], dict[int, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float))
+    )
+
+    @cached_property
+    def stats(self) -> dict[tuple[int, ...], tuple[float, int, np.ndarray, np.ndarray]]:
+        """context -> (total count, distinct continuations, words, counts)."""
+        out = {}
+        for ctx, c in self.follow.items():
+            words = np.fromiter(c.keys(), dtype=np.int64, count=len(c))
+            counts = np.fromiter(c.values(), dtype=float, count=len(c))
+            out[ctx] = (float(counts.sum()), len(c), words, counts)
+        return out
+
+
+@dataclass
+class NGramModel:
+    order: int
+    vocab: int
+    smoothing: str
+    k: float
+    discount: float
+    tables: list[Table]  # tables[j]: contexts of length j
+
+    def prob(self, w: int, ctx: tuple[int, ...]) -> float:
+        if self.smoothing == "add-k":
+            st = self.tables[len(ctx)].stats.get(ctx)
+            c = self.tables[len(ctx)].follow[ctx].get(w, 0.0) if st else 0.0
+            return (c + self.k) / ((st[0] if st else 0.0) + self.k * self.vocab)
+        return self._kn(w, ctx)
+
+    def _kn(self, w: int, ctx: tuple[int, ...]) -> float:
+        st = self.tables[len(ctx)].stats.get(ctx)
+        lower = self._kn(w, ctx[1:]) if ctx else 1.0 / self.vocab
+        if st is None:
+            return lower
+        total, distinct = st[0], st[1]
+        c = self.tables[len(ctx)].follow[ctx].get(w, 0.0)
+        return max(c - self.discount, 0.0) / total + self.discount * distinct / total * lower
+
+    def draw_word(self, ctx: tuple[int, ...], rng: np.random.Generator) -> int:
+        while True:
+            st = self.tables[len(ctx)].stats.get(ctx)
+            if st is not None:
+                total, _, words, counts = st
+                if self.smoothing == "add-k":
+                    if rng.random() * (total + self.k * self.vocab) < total:
+                        return int(words[np.searchsorted(np.cumsum(counts), rng.random() * total, side="right")])
+                    return int(rng.integers(self.vocab))
+                kept = counts - self.discount
+                if rng.random() * total < kept.sum():
+                    return int(words[np.searchsorted(np.cumsum(kept), rng.random() * kept.sum(), side="right")])
+            elif self.smoothing == "add-k":
+                return int(rng.integers(self.vocab))
+            if not ctx:
+                return int(rng.integers(self.vocab))
+            ctx = ctx[1:]
+
+    def generate(self, max_tokens: int, rng: np.random.Generator) -> np.ndarray:
+        ctx: tuple[int, ...] = (BOS,) * (self.order - 1)
+        out: list[int] = []
+        while len(out) < max_tokens:
+            w = self.draw_word(ctx, rng)
+            if w == EOS:
+                break
+            out.append(w)
+            ctx = (*ctx, w)[1:] if self.order > 1 else ()
+        return np.array(out, dtype=np.int32)
+
+
+def count_tables(docs: Sequence[np.ndarray], weights: Sequence[float], order: int, smoothing: str) -> list[Table]:
+    """Highest-order counts; Kneser-Ney lower orders count distinct left extensions (continuation counts)."""
+    top = Table()
+    for doc, wgt in zip(docs, weights, strict=True):
+        seq = [BOS] * (order - 1) + [int(t) for t in doc] + [EOS]
+        for i in range(order - 1, len(seq)):
+            top.follow[tuple(seq[i - order + 1 : i])][seq[i]] += wgt
+    tables = [Table() for _ in range(order)]
+    tables[order - 1] = top
+    if smoothing == "kneser-ney":
+        for j in range(order - 2, -1, -1):
+            for ctx, c in tables[j + 1].follow.items():
+                for w in c:
+                    tables[j].follow[ctx[1:]][w] += 1.0
+    return tables
+
+
+@dataclass
+class NGramFamily(RowFamily):
+    """n-gram LM over a frozen vocabulary; ``smoothing`` in {add-k, kneser-ney}."""
+
+    order: int = 3
+    smoothing: str = "kneser-ney"
+    k: float = 0.1
+    discount: float = 0.75
+    vocab: int = 5000
+    max_tokens: int = 48
+    block: int = 4
+
+    @property
+    def metrics(self) -> dict[str, Metric]:
+        return TEXT_METRICS
+
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Fitted:
+        models = []
+        for b in range(parts[0].data.batch):
+            docs, weights = [], []
+            for p in parts:
+                for row in p.data.cols["x"][b]:
+                    docs.append(row[row != PAD])
+                    weights.append(p.weight)
+            tables = count_tables(docs, weights, self.order, self.smoothing)
+            models.append(NGramModel(self.order, self.vocab, self.smoothing, self.k, self.discount, tables))
+        return Fitted(models, self.draw, int(rng.integers(2**63)))
+
+    def draw(self, model: NGramModel, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[override]
+        return pad([model.generate(self.max_tokens, rng) for _ in range(n)], self.max_tokens)
+
+
+def _docs(rows: np.ndarray) -> list[np.ndarray]:
+    return [r[r != PAD] for r in rows]
+
+
+def _test_nll(p: Fitted, w: World) -> np.ndarray:
+    """Mean negative log-likelihood per token (nats) of the held-out documents, </s> included."""
+    test = _docs(w.test.cols["x"][0])
+    out = []
+    for m in p.models:
+        total, tokens = 0.0, 0
+        for doc in test:
+            ctx: tuple[int, ...] = (BOS,) * (m.order - 1)
+            for tok in [*doc.tolist(), EOS]:
+                total -= math.log(m.prob(tok, ctx))
+                tokens += 1
+                ctx = (*ctx, tok)[1:] if m.order > 1 else ()
+        out.append(total / tokens)
+    return np.array(out)
+
+
+def _per_sample(fn: Callable[..., float]) -> Callable[[Fitted, World], np.ndarray]:
+    def metric(p: Fitted, w: World) -> np.ndarray:
+        corpus = w.truth
+        real = _docs(w.test.cols["x"][0][:EVAL_DOCS])
+        return np.array([fn(_docs(s), real, corpus) for s in p.eval_samples])
+
+    return metric
+
+
+def distinct(docs: list[np.ndarray], n: int) -> float:
+    """Distinct n-grams over all n-grams of the samples (diversity)."""
+    grams = [tuple(d[i : i + n]) for d in docs for i in range(len(d) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def unigram_entropy(docs: list[np.ndarray]) -> float:
+    tokens = np.concatenate(docs) if docs else np.array([], int)
+    if not len(tokens):
+        return 0.0
+    p = np.bincount(tokens) / len(tokens)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def rare_words(counts: np.ndarray, mass: float = 0.9) -> np.ndarray:
+    """Word ids beyond the ``mass`` most frequent share of real tokens (the real tail)."""
+    order = np.argsort(-counts)
+    cum = np.cumsum(counts[order]) / counts.sum()
+    return order[cum > mass]
+
+
+def _rare_share(docs, real, corpus) -> float:  # type: ignore[no-untyped-def]
+    tokens = np.concatenate(docs) if docs else np.array([], int)
+    rare = np.isin(tokens, rare_words(corpus.counts))
+    return float(rare.mean()) if len(tokens) else 0.0
+
+
+TEXT_METRICS = {
+    "test_nll": Metric(_test_nll, "cross-entropy of held-out real text (nats per token); perplexity = exp"),
+    "distinct_1": Metric(_per_sample(lambda s, r, c: distinct(s, 1)), "distinct unigrams / unigrams in samples"),
+    "distinct_2": Metric(_per_sample(lambda s, r, c: distinct(s, 2)), "distinct bigrams / bigrams in samples"),
+    "unigram_entropy": Metric(_per_sample(lambda s, r, c: unigram_entropy(s)), "entropy of sample word frequencies"),
+    "vocab_kept": Metric(
+        _per_sample(
+            lambda s, r, c: len(set(np.concatenate(s).tolist())) / max(1, len(set(np.concatenate(r).tolist())))
+        ),
+        "word types in samples / in as many real documents",
+    ),
+    "mean_length": Metric(_per_sample(lambda s, r, c: float(np.mean([len(d) for d in s]))), "mean sample length"),
+    "rare_token_share": Metric(
+        _per_sample(_rare_share), "share of sample tokens among the real tail words (~0.1 real)"
+    ),
+}
