@@ -60,7 +60,7 @@ BAD = [
     ),
     (
         {"model": {"kind": "mlp"}},
-        "model.kind: 'mlp' is not one of: gaussian, ols, ridge, categorical, bernoulli, poisson, kde, gmm",
+        "model.kind: 'mlp' is not one of: gaussian, ols, ridge, categorical, bernoulli, poisson, kde, gmm, ngram",
     ),
     ({"source": {"kind": "gaussian", "dimm": 3}}, "source.dimm: unknown field"),
 ]

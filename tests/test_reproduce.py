@@ -35,7 +35,7 @@ def test_reproduction_agrees_with_theory(name: str, tmp_path: Path) -> None:
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS
     assert (summary.reproduction == name).all()
-    assert np.isfinite(summary.z).all()
+    assert np.isfinite(summary.z.astype(float)).all()
     worst = summary.loc[summary.z.abs().idxmax()]
     assert outcome.worst_z < 4, f"|z| = {outcome.worst_z:.2f} at {worst.to_dict()}"
 
