@@ -74,5 +74,7 @@ def check_definitions_table(out: Path) -> None:
     assert got[("categorical", "replace", 7)] == COLLAPSES  # the support shrinks
     assert got[("categorical", "fresh", 7)] == STABLE  # fresh real data keep it
     assert got[("kde-moons", "replace", 8)] == COLLAPSES  # samples leave the real manifold
+    assert got[("gmm-blobs", "replace", 6)] == COLLAPSES  # mixture weights drift: mode shares move
+    assert got[("gmm-blobs", "accumulate", 6)] == STABLE
     for d in range(1, 9):
         assert (out / "figures" / f"definition-{d}.png").stat().st_size > 5000
