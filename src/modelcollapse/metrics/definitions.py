@@ -71,16 +71,24 @@ def _first(mask: np.ndarray) -> int | None:
     return int(idx[0]) + 1 if len(idx) else None
 
 
+def _loss(traj: Trajectories, number: int, name: str) -> tuple[str, np.ndarray] | Verdict:
+    """The test-loss metric and its trajectories, or an undetermined verdict if it is missing or starts infinite."""
+    m = _pick(traj, LOSSES)
+    if m is None:
+        return Verdict(number, name, UNDETERMINED, note="no test-loss metric")
+    if (~np.isfinite(traj[m][:, 0])).mean() > 0.5:
+        return Verdict(number, name, UNDETERMINED, m, note="the generation-1 loss is already infinite (use smoothing)")
+    return m, traj[m]
+
+
 def catastrophic(traj: Trajectories, th: Thresholds) -> Verdict:
     """1. Catastrophic increase of population risk: test loss exceeds k times its generation-1 value, or diverges."""
     name = "catastrophic increase of population risk"
-    m = _pick(traj, LOSSES)
-    if m is None:
-        return Verdict(1, name, UNDETERMINED, note="no test-loss metric")
-    x = traj[m]
+    got = _loss(traj, 1, name)
+    if isinstance(got, Verdict):
+        return got
+    m, x = got
     nonfinite = (~np.isfinite(x)).mean(axis=0)
-    if nonfinite[0] > 0.5:
-        return Verdict(1, name, UNDETERMINED, m, note="the generation-1 loss is already infinite (use smoothing)")
     means = np.array([col[np.isfinite(col)].mean() if np.isfinite(col).any() else np.inf for col in x.T])
     base = means[0]
     bound = th.catastrophic_factor * base if base > 0 else base + th.catastrophic_factor * abs(base)
@@ -100,11 +108,9 @@ def catastrophic(traj: Trajectories, th: Thresholds) -> Verdict:
     )
 
 
-def _infinite(x: np.ndarray, number: int, name: str, metric: str) -> Verdict | None:
-    """A verdict when the loss is non-finite in most replicates: undetermined at generation 1, else divergence."""
+def _diverged(x: np.ndarray, number: int, name: str, metric: str) -> Verdict | None:
+    """A collapse verdict when the loss is non-finite in most replicates at the last generation."""
     share = (~np.isfinite(x)).mean(axis=0)
-    if share[0] > 0.5:
-        return Verdict(number, name, UNDETERMINED, metric, note="the generation-1 loss is already infinite")
     if share[-1] > 0.5:
         return Verdict(
             number,
@@ -123,11 +129,11 @@ def _infinite(x: np.ndarray, number: int, name: str, metric: str) -> Verdict | N
 def any_increase(traj: Trajectories, th: Thresholds) -> Verdict:
     """2. Any increase of population risk: a significant rise of test loss over generation 1 (paired by replicate)."""
     name = "any increase of population risk"
-    m = _pick(traj, LOSSES)
-    if m is None:
-        return Verdict(2, name, UNDETERMINED, note="no test-loss metric")
-    x = traj[m]
-    if (v := _infinite(x, 2, name, m)) is not None:
+    got = _loss(traj, 2, name)
+    if isinstance(got, Verdict):
+        return got
+    m, x = got
+    if (v := _diverged(x, 2, name, m)) is not None:
         return v
     zs = np.array([_paired_z(x[:, 0], x[:, g])[1] for g in range(x.shape[1])])
     rise, z = _paired_z(x[:, 0], x[:, -1])
@@ -143,11 +149,13 @@ def diverging(traj: Trajectories, th: Thresholds) -> Verdict:
     about 0 for a plateau such as accumulate's sum 1/i^2.
     """
     name = "asymptotically diverging population risk"
-    m = _pick(traj, LOSSES)
-    if m is None or traj[m].shape[1] < 4:
-        return Verdict(3, name, UNDETERMINED, note="needs a test-loss metric over at least 4 generations")
-    x = traj[m]
-    if (v := _infinite(x, 3, name, m)) is not None:
+    got = _loss(traj, 3, name)
+    if isinstance(got, Verdict):
+        return got
+    m, x = got
+    if x.shape[1] < 4:
+        return Verdict(3, name, UNDETERMINED, m, note="needs the test loss over at least 4 generations")
+    if (v := _diverged(x, 3, name, m)) is not None:
         return v
     mid = x.shape[1] // 2
     early, _ = _paired_z(x[:, 0], x[:, mid - 1])
