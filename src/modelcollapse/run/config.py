@@ -7,6 +7,7 @@ runtime piece (``build``), so the rest of the code never compares kind strings.
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import numpy as np
@@ -202,6 +203,7 @@ class TextSourceConfig(_Strict):
     max_tokens: PositiveInt = 48
     test_every: Annotated[int, Field(ge=2)] = 5
     test_documents: PositiveInt = 500
+    tokenizer: Literal["words", "bpe", "chars"] = "words"
 
     @property
     def row_bytes(self) -> int:
@@ -210,7 +212,55 @@ class TextSourceConfig(_Strict):
     def build(self) -> Any:
         from modelcollapse.sources.text import TextSource
 
-        return TextSource(tuple(self.paths), self.vocab_size, self.max_tokens, self.test_every, self.test_documents)
+        return TextSource(
+            tuple(self.paths), self.vocab_size, self.max_tokens, self.test_every, self.test_documents, self.tokenizer
+        )
+
+
+class SmilesSourceConfig(_Strict):
+    """Drug-like molecules as SMILES characters (MOSES, ``pip install --no-deps molsets==0.3.1``), or ``path``."""
+
+    kind: Literal["smiles"]
+    path: str | None = None
+    pool: PositiveInt = 20000
+    pool_seed: Annotated[int, Field(ge=0)] = 0
+    max_tokens: Annotated[int, Field(ge=57)] = 60
+    test_documents: PositiveInt = 1000
+    vocab_size: ClassVar[int] = 64
+
+    @property
+    def row_bytes(self) -> int:
+        return 4 * self.max_tokens
+
+    def build(self) -> Any:
+        from modelcollapse.sources.molecules import SmilesSource
+
+        return SmilesSource(
+            max_tokens=self.max_tokens, test_documents=self.test_documents, path=self.path, pool=self.pool,
+            pool_seed=self.pool_seed,
+        )
+
+
+class ImageSourceConfig(_Strict):
+    """Real images in [0, 1]: scikit-learn's digits (8x8), or Fashion-MNIST (28x28) from Debian."""
+
+    kind: Literal["images"]
+    name: Literal["digits", "fashion-mnist"] = "digits"
+    test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
+    test_samples: PositiveInt = 1000
+
+    @property
+    def dim(self) -> int:
+        return {"digits": 64, "fashion-mnist": 784}[self.name]
+
+    @property
+    def row_bytes(self) -> int:
+        return 8 * self.dim
+
+    def build(self) -> Any:
+        from modelcollapse.sources.images import ImageSource
+
+        return ImageSource(self.name, self.test_fraction, self.test_samples)
 
 
 SourceConfig = Annotated[
@@ -221,7 +271,9 @@ SourceConfig = Annotated[
     | PoissonSourceConfig
     | ShapesSourceConfig
     | TabularSourceConfig
-    | TextSourceConfig,
+    | TextSourceConfig
+    | SmilesSourceConfig
+    | ImageSourceConfig,
     Field(discriminator="kind"),
 ]
 
@@ -353,6 +405,115 @@ class NGramModelConfig(_Strict):
         return NGramFamily(self.order, self.smoothing, self.k, self.discount, source.vocab_size, source.max_tokens)
 
 
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?|mps")
+
+
+class _Trained(_Strict):
+    """What every neural family shares: the optimiser's budget and the device."""
+
+    steps: PositiveInt | None = None
+    batch_size: PositiveInt = 32
+    lr: Positive = 3e-3
+    device: str = "auto"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not DEVICE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps")
+        return v
+
+
+class _LanguageModel(_Trained):
+    epochs: Positive = 1.0
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
+    temperature: Positive = 1.0
+    top_k: Annotated[int, Field(ge=0)] = 0
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    prompt_tokens: Annotated[int, Field(ge=0)] = 0
+    sources: ClassVar[tuple[str, ...]] = ("text", "smiles")
+
+    def _common(self, source: Any) -> dict[str, Any]:
+        extra = None
+        if source.kind == "smiles":
+            from modelcollapse.metrics.molecules import MOLECULE_METRICS
+
+            extra = MOLECULE_METRICS
+        fields = self.model_dump(exclude={"kind", "model", "config", "base_seed", "layers", "heads", "width"})
+        return {"vocab": source.vocab_size, "max_tokens": source.max_tokens, "extra_metrics": extra, **fields}
+
+
+class GPTModelConfig(_LanguageModel):
+    """A small GPT trained from scratch (``init: scratch``) or from the last generation (``continue``)."""
+
+    kind: Literal["gpt"]
+    layers: PositiveInt = 2
+    heads: PositiveInt = 4
+    width: PositiveInt = 128
+    init: Literal["scratch", "continue"] = "scratch"
+
+    @model_validator(mode="after")
+    def _heads(self) -> GPTModelConfig:
+        if self.width % self.heads:
+            raise ValueError(f"width ({self.width}) must be a multiple of heads ({self.heads})")
+        return self
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.neural.lm import LMFamily
+
+        return LMFamily(layers=self.layers, heads=self.heads, width=self.width, **self._common(source))
+
+
+class HFModelConfig(_LanguageModel):
+    """A Hugging Face causal LM (``model``: path or hub name; else a GPT-2 from ``config``), fine-tuned per generation."""
+
+    kind: Literal["hf-lm"]
+    model: str | None = None
+    config: dict[str, Any] = {}
+    base_seed: Annotated[int, Field(ge=0)] = 0
+    lr: Positive = 1e-3
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.neural.hf import HFFamily
+
+        return HFFamily(model=self.model, config=dict(self.config), base_seed=self.base_seed, **self._common(source))
+
+
+class VAEModelConfig(_Trained):
+    """A VAE (MLP encoder/decoder, Bernoulli likelihood) on images in [0, 1]."""
+
+    kind: Literal["vae"]
+    hidden: PositiveInt = 256
+    latent: PositiveInt = 8
+    epochs: Positive = 20.0
+    batch_size: PositiveInt = 64
+    lr: Positive = 1e-3
+    sources: ClassVar[tuple[str, ...]] = ("images",)
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.neural.vae import VAEFamily
+
+        return VAEFamily(dim=source.dim, **self.model_dump(exclude={"kind"}))
+
+
+class DDPMModelConfig(_Trained):
+    """A DDPM with an MLP denoiser on 2-D shapes or flattened images."""
+
+    kind: Literal["ddpm"]
+    hidden: PositiveInt = 256
+    timesteps: Annotated[int, Field(ge=2)] = 100
+    steps: PositiveInt = 3000
+    batch_size: PositiveInt = 256
+    lr: Positive = 1e-3
+    sources: ClassVar[tuple[str, ...]] = ("shapes", "images")
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.neural.ddpm import DDPMFamily
+
+        images = source.kind == "images"
+        return DDPMFamily(dim=source.dim if images else 2, images=images, **self.model_dump(exclude={"kind"}))
+
+
 USER_MODELS: dict[str, type[Model]] = {}
 
 
@@ -386,6 +547,10 @@ BUILTIN_MODELS: dict[str, type[_Strict]] = {
     "kde": KDEModelConfig,
     "gmm": GMMModelConfig,
     "ngram": NGramModelConfig,
+    "gpt": GPTModelConfig,
+    "hf-lm": HFModelConfig,
+    "vae": VAEModelConfig,
+    "ddpm": DDPMModelConfig,
 }
 
 
@@ -406,6 +571,10 @@ ModelConfig = Annotated[
     | Annotated[KDEModelConfig, Tag("kde")]
     | Annotated[GMMModelConfig, Tag("gmm")]
     | Annotated[NGramModelConfig, Tag("ngram")]
+    | Annotated[GPTModelConfig, Tag("gpt")]
+    | Annotated[HFModelConfig, Tag("hf-lm")]
+    | Annotated[VAEModelConfig, Tag("vae")]
+    | Annotated[DDPMModelConfig, Tag("ddpm")]
     | Annotated[UserModelConfig, Tag("user")],
     Discriminator(_model_tag),
 ]

@@ -2,6 +2,12 @@
 
 real data -> fit model 1 -> sample -> workflow picks the training set -> fit
 model 2 -> ...; every generation is measured against the held-out real data.
+
+Families marked ``durable`` (the neural ones, whose generations take minutes) may be given a
+:class:`~modelcollapse.run.journal.Journal`: every finished generation is written to it and a rerun
+resumes after the last one. Their workflow draws from its own stream, so that replaying the saved
+data through the workflow rebuilds its state exactly; the numbers are the same with or without a
+journal, interrupted or not.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from modelcollapse.models.base import Family
+from modelcollapse.run.journal import Journal
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Part, Workflow, training_size
 
@@ -24,6 +31,7 @@ def simulate(
     generations: int,
     rng: np.random.Generator,
     metrics: Sequence[str],
+    journal: Journal | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``generations`` generations; returns ``{metric: array (generations, B)}``.
 
@@ -31,25 +39,47 @@ def simulate(
     """
     batch = world.train.batch
     out = {m: np.empty((generations, batch)) for m in (*metrics, TRAIN_SIZE)}
+    durable = getattr(family, "durable", False)
+    journal = journal if durable else None
+    step_rng = rng.spawn(1)[0] if durable else rng
 
     def prepare(rows):  # type: ignore[no-untyped-def]
         return rows if workflow.needs_rows else family.prepare(rows, world)
 
-    def record(t: int, params: object, parts: Sequence[Part]) -> None:
+    def fit(parts: Sequence[Part], previous: object) -> object:
+        if getattr(family, "warm_start", False):
+            return family.fit(parts, world, rng, previous=previous)  # type: ignore[call-arg]
+        return family.fit(parts, world, rng)
+
+    def record(t: int, params: object, parts: Sequence[Part], synth: object = None, fresh: object = None) -> None:
         for m in metrics:
-            out[m][t] = family.metrics[m].fn(params, world)
-        out[TRAIN_SIZE][t] = training_size(parts)
+            out[m][t - 1] = family.metrics[m].fn(params, world)
+        out[TRAIN_SIZE][t - 1] = training_size(parts)
+        if journal is not None:
+            save = lambda folder: family.save(params, folder)  # type: ignore[attr-defined]
+            journal.write(t, save, synth, fresh, {m: out[m][t - 1] for m in out}, rng)  # type: ignore[arg-type]
 
     real = prepare(world.train)
-    parts: Sequence[Part] = [Part(real)]
-    params = family.fit(parts, world, rng)
-    record(0, params, parts)
     state = workflow.init(real)
-    for t in range(2, generations + 1):
+    done = journal.finished() if journal is not None else 0
+    if done:  # resume: reload the values, replay the workflow over the saved data, reload the model
+        for t in range(1, done + 1):
+            for m, v in journal.state(t)["values"].items():  # type: ignore[union-attr]
+                if m in out:
+                    out[m][t - 1] = v
+        for t in range(2, done + 1):
+            state, _ = workflow.step(state, t, journal.rows(t, "synthetic"), journal.rows(t, "fresh"), step_rng)  # type: ignore[union-attr]
+        params = family.load(journal.path(done), world)  # type: ignore[attr-defined, union-attr]
+        rng.bit_generator.state = journal.state(done)["rng"]  # type: ignore[union-attr]
+    else:
+        parts: Sequence[Part] = [Part(real)]
+        params = fit(parts, None)
+        record(1, params, parts)
+    for t in range(max(done, 1) + 1, generations + 1):
         m, k = workflow.synthetic_size(t), workflow.fresh_size(t)
         synth = family.sample(params, m, rng, world, rows=workflow.needs_rows) if m else None
         fresh = prepare(world.draw(k, rng)) if k else None
-        state, parts = workflow.step(state, t, synth, fresh, rng)
-        params = family.fit(parts, world, rng)
-        record(t - 1, params, parts)
+        state, parts = workflow.step(state, t, synth, fresh, step_rng)
+        params = fit(parts, params)
+        record(t, params, parts, synth, fresh)
     return out

@@ -18,6 +18,7 @@ import numpy as np
 from modelcollapse._rng import stable_hash, stream
 from modelcollapse.run.config import Experiment, UserModelConfig
 from modelcollapse.run.engine import simulate
+from modelcollapse.run.journal import Journal
 from modelcollapse.run.loading import expand
 from modelcollapse.store import Store
 
@@ -62,17 +63,33 @@ def block_count(exp: Experiment) -> tuple[int, int]:
     return size, math.ceil(exp.replicates / size)
 
 
-def run_block(exp: Experiment, block: int) -> dict[str, dict[str, np.ndarray]]:
-    """Every workflow of ``exp`` on the same real data for one block; values (generations, block size)."""
+def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Every workflow of ``exp`` on the same real data for one block; values (generations, block size).
+
+    With a ``folder``, durable families write every generation under ``folder/<workflow>/`` and resume there.
+    """
     family = exp.family()
     size, _ = block_count(exp)
     n, gens = exp.samples_per_generation, exp.generations
     world = exp.source.build().world(size, n, stream(exp.seed, real_key(exp), block))
     metrics = exp.metric_names()
     return {
-        wf.label: simulate(world, family, wf.build(n, gens), gens, stream(exp.seed, chain_key(exp, wf), block), metrics)
+        wf.label: simulate(
+            world,
+            family,
+            wf.build(n, gens),
+            gens,
+            stream(exp.seed, chain_key(exp, wf), block),
+            metrics,
+            None if folder is None else Journal(folder / wf.label),
+        )
         for wf in exp.workflow
     }
+
+
+def generations_folder(out: str | Path, key: str, block: int) -> Path:
+    """Where the durable generations (checkpoints, synthetic data) of one block of one cell live."""
+    return Path(out) / "generations" / key[:16] / f"block-{block:04d}"
 
 
 @dataclass
@@ -105,6 +122,7 @@ class Chunk:
     block: int
     first: int  # index of the block's first replicate
     keep: int  # replicates of the block that the run asked for
+    folder: Path | None = None  # durable generations, for the families that write them
 
 
 def _pin_blas() -> None:
@@ -116,7 +134,7 @@ def _pin_blas() -> None:
 
 def _compute(chunk: Chunk) -> tuple[dict[str, dict[str, np.ndarray]], float]:
     t0 = time.perf_counter()
-    res = run_block(chunk.exp, chunk.block)
+    res = run_block(chunk.exp, chunk.block, chunk.folder)
     trimmed = {w: {m: v[:, : chunk.keep] for m, v in r.items()} for w, r in res.items()}
     return trimmed, time.perf_counter() - t0
 
@@ -164,7 +182,9 @@ def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None, 
                 if store.done(key, block, keep):
                     skipped += 1
                 else:
-                    todo.append(Chunk(key, point, exp, block, block * size, keep))
+                    durable = getattr(exp.family(), "durable", False)
+                    folder = generations_folder(out, key, block) if durable else None
+                    todo.append(Chunk(key, point, exp, block, block * size, keep, folder))
         total = len(todo) + skipped
         for done, (c, res, seconds) in enumerate(_execute(todo, workers), start=skipped + 1):
             rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)

@@ -59,32 +59,89 @@ def corpus_files(paths: tuple[str, ...] = ()) -> list[Path]:
     return files
 
 
+TOKENIZERS = ("words", "bpe", "chars")
+
+
 @dataclass(frozen=True)
 class Corpus:
-    vocab: tuple[str, ...]  # id -> word; ids 0 and 1 are </s> and <unk>
+    vocab: tuple[str, ...]  # id -> token; ids 0 and 1 are </s> and <unk>
     train: tuple[np.ndarray, ...]  # documents as token ids (no padding)
     test: tuple[np.ndarray, ...]
     counts: np.ndarray  # token counts of the training pool, by id
+    tokenizer: str = "words"
+    train_text: frozenset[str] = frozenset()  # the training documents as text (novelty of samples)
+
+    def decode(self, ids: np.ndarray) -> str:
+        """Token ids back to text (padding and anything from </s> on dropped)."""
+        ids = np.asarray(ids)
+        ids = ids[: np.argmax(ids <= EOS)] if (ids <= EOS).any() else ids
+        tokens = [self.vocab[i] for i in ids.tolist()]
+        if self.tokenizer == "bpe":
+            return _bpe_decoder().decode(tokens)
+        return ("" if self.tokenizer == "chars" else " ").join(tokens)
+
+
+def _bpe_decoder():  # type: ignore[no-untyped-def]
+    from tokenizers import decoders
+
+    return decoders.ByteLevel()
+
+
+def _bpe(texts: list[str], vocab_size: int):  # type: ignore[no-untyped-def]
+    """A byte-level BPE tokeniser trained on the real training documents (frozen afterwards)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return tok
+
+
+def encode_corpus(
+    train_texts: list[str], test_texts: list[str], vocab_size: int, max_tokens: int, tokenizer: str
+) -> Corpus:
+    """Tokenise documents with a vocabulary learned from the training documents only."""
+    if tokenizer == "bpe":
+        tok = _bpe(train_texts, vocab_size)
+        vocab = tuple(sorted(tok.get_vocab(), key=tok.get_vocab().__getitem__))
+
+        def encode_all(texts: list[str]) -> list[np.ndarray]:
+            return [np.array(e.ids[:max_tokens], dtype=np.int32) for e in tok.encode_batch(texts)]
+    else:
+        split = list if tokenizer == "chars" else tokenize
+        train_tokens = [split(t)[:max_tokens] for t in train_texts]
+        freq = Counter(w for d in train_tokens for w in d)
+        vocab = ("</s>", "<unk>", *[w for w, _ in freq.most_common(vocab_size - 2)])
+        index = {w: i for i, w in enumerate(vocab)}
+
+        def encode_all(texts: list[str]) -> list[np.ndarray]:
+            return [np.array([index.get(w, UNK) for w in split(t)[:max_tokens]], dtype=np.int32) for t in texts]
+
+    train = tuple(d for d in encode_all(train_texts) if len(d))
+    test = tuple(d for d in encode_all(test_texts) if len(d))
+    counts = np.bincount(np.concatenate(train), minlength=len(vocab)).astype(float)
+    return Corpus(vocab, train, test, counts, tokenizer, frozenset(train_texts))
 
 
 @lru_cache(maxsize=8)
-def load_corpus(paths: tuple[str, ...], vocab_size: int, max_tokens: int, test_every: int) -> Corpus:
-    """Tokenised documents split by file (every ``test_every``-th file is held out); top words as vocabulary."""
+def load_corpus(
+    paths: tuple[str, ...], vocab_size: int, max_tokens: int, test_every: int, tokenizer: str = "words"
+) -> Corpus:
+    """Documents split by file (every ``test_every``-th file is held out), tokenised by ``tokenizer``."""
     files = corpus_files(paths)
-    docs = {f: [tokenize(r)[:max_tokens] for r in read_records(f)] for f in files}
+    docs = {f: read_records(f) for f in files}
     test_files = set(files[test_every - 1 :: test_every]) if len(files) >= 2 else set()
-    train_docs = [d for f in files if f not in test_files for d in docs[f] if d]
-    test_docs = [d for f in test_files for d in docs[f] if d] or train_docs[::10]
-    freq = Counter(w for d in train_docs for w in d)
-    words = ("</s>", "<unk>", *[w for w, _ in freq.most_common(vocab_size - 2)])
-    index = {w: i for i, w in enumerate(words)}
-
-    def ids(d: list[str]) -> np.ndarray:
-        return np.array([index.get(w, UNK) for w in d], dtype=np.int32)
-
-    train, test = tuple(ids(d) for d in train_docs), tuple(ids(d) for d in test_docs)
-    counts = np.bincount(np.concatenate(train), minlength=len(words)).astype(float)
-    return Corpus(words, train, test, counts)
+    train = [d for f in files if f not in test_files for d in docs[f]]
+    test = [d for f in test_files for d in docs[f]] or train[::10]
+    if tokenizer != "words":  # characters and BPE see the text as written, whitespace normalised
+        train, test = ([" ".join(d.split()) for d in part] for part in (train, test))
+    return encode_corpus(train, test, vocab_size, max_tokens, tokenizer)
 
 
 def pad(docs: list[np.ndarray], length: int) -> np.ndarray:
@@ -104,9 +161,10 @@ class TextSource:
     max_tokens: int = 48
     test_every: int = 5
     test_documents: int = 1000
+    tokenizer: str = "words"
 
     def corpus(self) -> Corpus:
-        return load_corpus(self.paths, self.vocab_size, self.max_tokens, self.test_every)
+        return load_corpus(self.paths, self.vocab_size, self.max_tokens, self.test_every, self.tokenizer)
 
     def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
         c = self.corpus()

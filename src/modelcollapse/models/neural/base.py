@@ -1,0 +1,66 @@
+"""The shared shape of the neural families: one replicate per block, checkpoints in safetensors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from modelcollapse.data import Rows
+from modelcollapse.models.neural._torch import load_module, resolve_device, save_module, seed_of, seeded
+from modelcollapse.models.rowbased import Fitted, RowFamily
+from modelcollapse.sources.base import World
+from modelcollapse.workflows.base import Part
+
+
+class NeuralFamily(RowFamily):
+    """Subclasses give ``device`` (a field), ``new_net(world)`` and ``train_net(net, parts, world, rng)``.
+
+    ``fit`` builds a fresh network (or, with ``warm_start``, continues from the previous generation's)
+    and returns a :class:`Fitted` holding it; ``save``/``load`` make a generation durable.
+    """
+
+    block = 1
+    durable = True
+    device: str
+    warm_start = False
+
+    @property
+    def torch_device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    def new_net(self, world: World) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def train_net(self, net: Any, parts: Sequence[Part], world: World, rng: np.random.Generator) -> dict[str, Any]:
+        """Train ``net`` in place; returns extra state to keep with it (e.g. data scaling)."""
+        raise NotImplementedError
+
+    def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
+        return Fitted([net], self.draw, eval_seed, extra)
+
+    def fit(
+        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Fitted | None = None
+    ) -> Fitted:
+        with seeded(rng):
+            net = self.new_net(world).to(self.torch_device)
+        if self.warm_start and previous is not None:
+            net.load_state_dict(previous.models[0].state_dict())
+        extra = self.train_net(net, parts, world, rng)
+        return self.fitted(net.eval(), seed_of(rng), extra, world)
+
+    def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool) -> Rows:
+        return Rows({"x": params.draw(params.models[0], n, rng)[None]})
+
+    def save(self, params: Fitted, folder: Path) -> None:
+        save_module(params.models[0], folder / "model.safetensors")
+        (folder / "model.json").write_text(json.dumps({"eval_seed": params.eval_seed, "extra": params.extra}))
+
+    def load(self, folder: Path, world: World) -> Fitted:
+        meta = json.loads((folder / "model.json").read_text())
+        net = load_module(self.new_net(world).to(self.torch_device), folder / "model.safetensors")
+        return self.fitted(net, meta["eval_seed"], meta["extra"], world)

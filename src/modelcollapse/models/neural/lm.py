@@ -1,0 +1,129 @@
+"""A small GPT trained from scratch on token documents (real text, SMILES strings).
+
+Documents are rows of token ids padded with -1 (see ``sources.text``). The network reads
+``</s> w1 .. wL`` and predicts ``w1 .. wL </s>``: id 0 is both the start and the end of a document.
+Sampling is batched with a KV cache, unconditional (from ``</s>``) or prompted with the first
+``prompt_tokens`` tokens of real training documents (the document kept is prefix + continuation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from modelcollapse.models.base import Metric
+from modelcollapse.models.neural._torch import batches, generator, stacked, train
+from modelcollapse.models.neural.base import NeuralFamily
+from modelcollapse.models.neural.gpt import GPT, generate
+from modelcollapse.models.ngram import TEXT_METRICS
+from modelcollapse.models.rowbased import Fitted
+from modelcollapse.sources.base import World
+from modelcollapse.sources.text import EOS, PAD
+from modelcollapse.workflows.base import Part
+
+
+def shifted(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``</s> doc`` and targets ``doc </s>`` (padding -1, ignored) from padded rows (n, L)."""
+    n, length = rows.shape
+    pad = torch.full((n, 1), PAD, dtype=rows.dtype, device=rows.device)
+    seq = torch.cat([torch.full_like(pad, EOS), rows, pad], 1)
+    ends = (rows != PAD).sum(1) + 1  # where </s> goes
+    seq[torch.arange(n, device=rows.device), ends] = EOS
+    inputs = seq[:, :-1].clamp(min=0)  # a padded input only feeds padded targets (causal)
+    return inputs, seq[:, 1:]
+
+
+def token_loss(net: torch.nn.Module, rows: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    inputs, targets = shifted(rows)
+    logits, _ = net(inputs)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD, reduction=reduction)
+
+
+@dataclass
+class LMFamily(NeuralFamily):
+    """GPT language model; ``init`` is ``scratch`` (new weights each generation) or ``continue``."""
+
+    vocab: int = 5000
+    max_tokens: int = 48
+    layers: int = 2
+    heads: int = 4
+    width: int = 128
+    steps: int | None = None
+    epochs: float = 1.0
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    init: str = "scratch"
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    prompt_tokens: int = 0
+    device: str = "auto"
+    extra_metrics: dict[str, Metric] | None = None
+
+    @property
+    def warm_start(self) -> bool:  # type: ignore[override]
+        return self.init == "continue"
+
+    @property
+    def metrics(self) -> dict[str, Metric]:
+        out = {
+            "test_nll": Metric(_test_nll, "cross-entropy of held-out real text (nats per token); perplexity = exp"),
+            **{k: v for k, v in TEXT_METRICS.items() if k != "test_nll"},
+        }
+        return out | (self.extra_metrics or {})
+
+    def new_net(self, world: World) -> GPT:
+        return GPT(self.vocab, self.max_tokens + 1, self.layers, self.heads, self.width)
+
+    def steps_for(self, rows: int) -> int:
+        return self.steps or max(1, math.ceil(self.epochs * rows / self.batch_size))
+
+    def train_net(self, net: Any, parts: Sequence[Part], world: World, rng: np.random.Generator) -> dict[str, Any]:
+        x, prob = stacked(parts)
+        data = torch.as_tensor(x, dtype=torch.long, device=self.torch_device)
+        train(net, partial(token_loss, net), data, prob, self.steps_for(len(x)), self.batch_size, self.lr, rng,
+              self.weight_decay)
+        return {}
+
+    def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
+        return Fitted([net], partial(self.draw, prompts=world.train.cols["x"][0]), eval_seed, extra)
+
+    def draw(  # type: ignore[override]
+        self, net: GPT, n: int, rng: np.random.Generator, prompts: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``n`` documents, padded to ``max_tokens`` with -1."""
+        k = self.prompt_tokens
+        if k and prompts is not None:
+            long_enough = prompts[(prompts != PAD).sum(1) > k]
+            prefix = long_enough[rng.integers(0, len(long_enough), n), :k]
+        else:
+            prefix = np.zeros((n, 0), dtype=np.int64)
+        gen = generator(rng, self.torch_device)
+        out = np.full((n, self.max_tokens), PAD, dtype=np.int32)
+        for sl in batches(n, 512):
+            start = torch.as_tensor(prefix[sl], dtype=torch.long, device=self.torch_device)
+            start = torch.cat([torch.full((len(start), 1), EOS, device=start.device, dtype=torch.long), start], 1)
+            new = generate(net, start, self.max_tokens - prefix.shape[1], gen, EOS, self.temperature, self.top_k,
+                           self.top_p).cpu().numpy()
+            docs = np.concatenate([prefix[sl], new], 1)
+            ended = np.cumsum(docs == EOS, axis=1) > 0
+            ended[:, :k] = False
+            out[sl] = np.where(ended, PAD, docs)
+        return out
+
+
+@torch.no_grad()
+def _test_nll(p: Fitted, w: World) -> np.ndarray:
+    net = p.models[0]
+    device = next(net.parameters()).device
+    test = torch.as_tensor(np.array(w.test.cols["x"][0]), dtype=torch.long, device=device)
+    total = sum(float(token_loss(net, test[sl], "sum")) for sl in batches(len(test), 256))
+    return np.array([total / int((test != PAD).sum() + len(test))])

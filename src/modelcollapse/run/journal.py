@@ -1,0 +1,94 @@
+"""Durable generations: each finished generation of a chain is a folder, written atomically.
+
+``gen-0003/`` holds the fitted model (the family's ``save``: safetensors for neural families), the
+synthetic and fresh real rows drawn for that generation (Parquet), the metric values and the random
+stream's state (``state.json``). A generation's folder is renamed into place only when complete, so a
+killed run leaves either a whole generation or none, and a rerun resumes after the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from modelcollapse.data import Rows
+
+
+def write_rows(rows: Rows, path: Path) -> None:
+    """Rows (every column shaped (batch, n, ...)) as one Parquet table of fixed-size lists."""
+    arrays, shapes = {}, {}
+    for name, a in rows.cols.items():
+        a = np.ascontiguousarray(a)
+        shapes[name] = {"shape": list(a.shape), "dtype": a.dtype.str}
+        width = int(np.prod(a.shape[2:], dtype=int))
+        flat = pa.array(a.reshape(-1))
+        arrays[name] = pa.FixedSizeListArray.from_arrays(flat, width) if a.ndim > 2 else flat
+    table = pa.table(arrays).replace_schema_metadata({"modelcollapse.shapes": json.dumps(shapes)})
+    pq.write_table(table, path)
+
+
+def read_rows(path: Path) -> Rows:
+    table = pq.read_table(path)
+    shapes = json.loads(table.schema.metadata[b"modelcollapse.shapes"])
+    cols = {}
+    for name, spec in shapes.items():
+        col = table.column(name).combine_chunks()
+        values = col.flatten() if pa.types.is_fixed_size_list(col.type) else col
+        cols[name] = values.to_numpy(zero_copy_only=False).astype(spec["dtype"]).reshape(spec["shape"])
+    return Rows(cols)
+
+
+class Journal:
+    """The durable generations of one chain (one workflow, one block of replicates)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, t: int) -> Path:
+        return self.folder / f"gen-{t:04d}"
+
+    def finished(self) -> int:
+        """The last generation written in full (0 when none)."""
+        t = 0
+        while self.path(t + 1).is_dir():
+            t += 1
+        return t
+
+    def write(
+        self,
+        t: int,
+        save: Any,
+        synthetic: Rows | None,
+        fresh: Rows | None,
+        values: Mapping[str, np.ndarray],
+        rng: np.random.Generator,
+    ) -> None:
+        """Write generation ``t``: ``save(folder)`` stores the model; then the folder is renamed into place."""
+        tmp = self.folder / f".gen-{t:04d}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save(tmp)
+        for name, rows in (("synthetic", synthetic), ("fresh", fresh)):
+            if rows is not None:
+                write_rows(rows, tmp / f"{name}.parquet")
+        state = {"values": {k: np.asarray(v, float).tolist() for k, v in values.items()},
+                 "rng": rng.bit_generator.state}
+        (tmp / "state.json").write_text(json.dumps(state))
+        with open(tmp / "state.json", "rb+") as f:  # the data reach the disk before the rename
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path(t))
+
+    def rows(self, t: int, name: str) -> Rows | None:
+        path = self.path(t) / f"{name}.parquet"
+        return read_rows(path) if path.exists() else None
+
+    def state(self, t: int) -> dict[str, Any]:
+        return json.loads((self.path(t) / "state.json").read_text())

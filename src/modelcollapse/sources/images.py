@@ -1,0 +1,80 @@
+"""Real images as rows of pixel intensities in [0, 1], with their class labels.
+
+* ``digits``: scikit-learn's 1,797 handwritten digits (8x8, BSD), bundled; a fixed split holds out
+  ``test_fraction`` of them.
+* ``fashion-mnist``: Zalando's Fashion-MNIST (28x28, MIT), from Debian's ``dataset-fashion-mnist``
+  (``apt-get install dataset-fashion-mnist``: the original IDX files under
+  /usr/share/datasets/fashion-mnist); its own 60,000 / 10,000 train / test split.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from modelcollapse.data import Rows
+from modelcollapse.sources.base import World
+from modelcollapse.sources.sklearn_data import RealTruth
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+SIDE = {"digits": 8, "fashion-mnist": 28}
+
+
+def read_idx(path: Path, header: int) -> np.ndarray:
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
+
+
+@lru_cache(maxsize=4)
+def load_images(name: str, test_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train x, train labels, test x, test labels); x flattened, in [0, 1]."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+        order = np.random.default_rng(0).permutation(len(x))
+        k = round(test_fraction * len(x))
+        return x[order[k:]] / 16.0, y[order[k:]], x[order[:k]] / 16.0, y[order[:k]]
+    if not FASHION.is_dir():
+        raise FileNotFoundError(
+            f"Fashion-MNIST is not installed under {FASHION}: apt-get install dataset-fashion-mnist"
+        )
+    parts = []
+    for split in ("train", "t10k"):
+        x = read_idx(FASHION / f"{split}-images-idx3-ubyte.gz", 16).reshape(-1, 784) / 255.0
+        parts += [x, read_idx(FASHION / f"{split}-labels-idx1-ubyte.gz", 8).astype(np.int64)]
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+@dataclass(frozen=True)
+class ImageTruth(RealTruth):
+    side: int = 8
+    classes: int = 10
+    pool: tuple[np.ndarray, np.ndarray] | None = None  # the real training pool (for a one-off classifier)
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Per replicate, ``n`` distinct training images from the pool; the test images are held out."""
+
+    name: str = "digits"
+    test_fraction: float = 0.25
+    test_samples: int = 1000
+
+    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+        x, y, xt, yt = load_images(self.name, self.test_fraction)
+        if n > len(x):
+            raise ValueError(f"{self.name} has {len(x)} training images; asked for {n}")
+        picks = np.stack([rng.choice(len(x), n, replace=False) for _ in range(batch)])
+        test = Rows({"x": np.broadcast_to(xt[: self.test_samples], (batch, *xt[: self.test_samples].shape)),
+                     "label": np.broadcast_to(yt[: self.test_samples], (batch, len(yt[: self.test_samples])))})
+
+        def draw(m: int, g: np.random.Generator) -> Rows:
+            return Rows({"x": x[g.integers(0, len(x), size=(batch, m))]})
+
+        truth = ImageTruth(has_modes=True, side=SIDE[self.name], pool=(x, y))
+        return World(Rows({"x": x[picks]}), test, truth, draw)

@@ -1,0 +1,191 @@
+"""Neural families (PyTorch extra): shapes, determinism, resume, workflow sizes, the KV cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helpers import experiment, simulate  # noqa: E402
+from modelcollapse.data import Rows  # noqa: E402
+from modelcollapse.models.neural.gpt import GPT, filter_logits, generate  # noqa: E402
+from modelcollapse.run.engine import simulate as run_chain  # noqa: E402
+from modelcollapse.run.journal import Journal, read_rows, write_rows  # noqa: E402
+from modelcollapse.sources.text import FORTUNES, PAD  # noqa: E402
+
+needs_corpus = pytest.mark.skipif(
+    not FORTUNES.is_dir(), reason="Debian's fortunes corpus is not installed (make test installs it as root)"
+)
+TEXT = {"kind": "text", "tokenizer": "bpe", "vocab_size": 300, "max_tokens": 16, "test_documents": 50}
+TINY_GPT = {"kind": "gpt", "layers": 1, "heads": 2, "width": 32, "steps": 4, "batch_size": 8, "device": "cpu"}
+
+
+def lm(**fields):  # type: ignore[no-untyped-def]
+    """The fields of a tiny GPT experiment on fortunes."""
+    return {"source": TEXT, "model": TINY_GPT, "samples_per_generation": 20, "generations": 3, "replicates": 2} | fields
+
+
+def test_kv_cache_gives_the_full_forward_logits() -> None:
+    torch.manual_seed(0)
+    net = GPT(vocab=40, context=12, layers=2, heads=2, width=16).eval()
+    seq = torch.randint(0, 40, (3, 9))
+    full, _ = net(seq)
+    logits, cache = net(seq[:, :5])
+    steps = [logits[:, -1]]
+    for i in range(5, 9):
+        logits, cache = net(seq[:, i : i + 1], cache)
+        steps.append(logits[:, -1])
+    assert torch.allclose(torch.stack(steps[:-1], 1), full[:, 4:8], atol=1e-5)
+
+
+def test_cached_and_recomputed_sampling_agree() -> None:
+    torch.manual_seed(1)
+    net = GPT(vocab=30, context=20, layers=1, heads=2, width=16).eval()
+    prompt = torch.zeros(4, 1, dtype=torch.long)
+    a = generate(net, prompt, 12, torch.Generator().manual_seed(5), eos=-1)
+    b = generate(net, prompt, 12, torch.Generator().manual_seed(5), eos=-1, use_cache=False)
+    assert torch.equal(a, b)
+
+
+def test_top_k_and_top_p_keep_exactly_the_right_tokens() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.25, 0.15, 0.1]]))
+    assert torch.isfinite(filter_logits(logits, 1.0, 2, 1.0)).tolist() == [[True, True, False, False]]
+    assert torch.isfinite(filter_logits(logits, 1.0, 0, 0.7)).tolist() == [[True, True, False, False]]
+    assert torch.isfinite(filter_logits(logits, 1.0, 0, 0.76)).tolist() == [[True, True, True, False]]
+    assert torch.allclose(filter_logits(logits, 2.0, 0, 1.0), logits / 2)
+
+
+def test_rows_round_trip_through_parquet(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = Rows({"x": np.arange(24, dtype=np.int32).reshape(1, 4, 6), "label": np.arange(4)[None]})
+    write_rows(rows, tmp_path / "r.parquet")
+    back = read_rows(tmp_path / "r.parquet")
+    for k in rows.cols:
+        assert back.cols[k].dtype == rows.cols[k].dtype and np.array_equal(back.cols[k], rows.cols[k])
+
+
+@needs_corpus
+def test_gpt_sizes_shapes_and_determinism() -> None:
+    wf = ["replace", "accumulate", {"kind": "accumulate-subsample", "budget": 30}, {"kind": "mix", "fraction": 0.5}]
+    a = simulate(**lm(workflow=wf))
+    sizes = {w: a[w]["train_size"][:, 0].tolist() for w in a}
+    assert sizes == {
+        "replace": [20, 20, 20],
+        "accumulate": [20, 40, 60],
+        "accumulate-subsample": [20, 30, 30],
+        "mix": [20, 30, 30],
+    }
+    b = simulate(**lm(workflow=wf))
+    for w in a:
+        for m in a[w]:
+            assert np.array_equal(a[w][m], b[w][m], equal_nan=True), (w, m)
+    assert np.all(np.isfinite(a["replace"]["test_nll"]))
+    assert not np.array_equal(a["replace"]["test_nll"][:, 0], a["replace"]["test_nll"][:, 1])  # replicates differ
+
+
+@needs_corpus
+def test_gpt_samples_are_padded_documents() -> None:
+    exp = experiment(**lm(model=TINY_GPT | {"prompt_tokens": 3, "top_k": 5}))
+    fam, world = exp.family(), exp.source.build().world(1, 20, np.random.default_rng(0))
+    from modelcollapse.workflows.base import Part
+
+    params = fam.fit([Part(world.train)], world, np.random.default_rng(1))
+    x = fam.sample(params, 7, np.random.default_rng(2), world, True).cols["x"]
+    assert x.shape == (1, 7, 16) and x.dtype == np.int32
+    lengths = (x[0] != PAD).sum(1)
+    assert np.all(lengths >= 3)  # the real prefix is kept
+    for row, n in zip(x[0], lengths, strict=True):  # padding only after the document
+        assert np.all(row[:n] > 0) and np.all(row[n:] == PAD)
+    prefixes = {tuple(r[:3]) for r in world.train.cols["x"][0] if (r != PAD).sum() > 3}
+    assert all(tuple(r[:3]) in prefixes for r in x[0])
+    text = world.truth.decode(world.train.cols["x"][0][0])
+    assert isinstance(text, str) and text
+
+
+class Interrupt(Exception):
+    pass
+
+
+@needs_corpus
+@pytest.mark.parametrize("workflow", ["accumulate", "accumulate-subsample", "replace"])
+def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, workflow: str) -> None:  # type: ignore[no-untyped-def]
+    from modelcollapse._rng import stream
+    from modelcollapse.run.runner import chain_key, real_key
+
+    exp = experiment(**lm(generations=4, replicates=1))
+    wf = exp.workflow[0].model_copy(update={"kind": workflow})
+    exp = exp.model_copy(update={"workflow": [wf]})
+
+    def chain(journal, family=None):  # type: ignore[no-untyped-def]
+        world = exp.source.build().world(1, 20, stream(0, real_key(exp), 0))
+        return run_chain(world, family or exp.family(), wf.build(20, 4), 4, stream(0, chain_key(exp, wf), 0),
+                         exp.metric_names(), journal)
+
+    clean = chain(None)
+    family = exp.family()
+    fits = {"n": 0}
+    original = family.fit
+
+    def failing_fit(*args, **kw):  # type: ignore[no-untyped-def]
+        fits["n"] += 1
+        if fits["n"] == 3:
+            raise Interrupt
+        return original(*args, **kw)
+
+    object.__setattr__(family, "fit", failing_fit)
+    journal = Journal(tmp_path / "j")
+    with pytest.raises(Interrupt):
+        chain(journal, family)
+    assert journal.finished() == 2
+    resumed = chain(journal)
+    assert journal.finished() == 4
+    for m in clean:
+        assert np.array_equal(clean[m], resumed[m]), m
+    assert journal.rows(3, "synthetic").cols["x"].shape == (1, 20, 16)
+    assert (journal.path(4) / "model.safetensors").is_file()
+
+
+@needs_corpus
+def test_continue_training_starts_from_the_previous_weights() -> None:
+    from modelcollapse.workflows.base import Part
+
+    def weights(init: str) -> tuple[torch.Tensor, torch.Tensor]:
+        exp = experiment(**lm(model=TINY_GPT | {"init": init, "lr": 1e-12}))
+        fam, world = exp.family(), exp.source.build().world(1, 20, np.random.default_rng(0))
+        first = fam.fit([Part(world.train)], world, np.random.default_rng(1))
+        second = fam.fit([Part(world.train)], world, np.random.default_rng(2), previous=first)
+        return first.models[0].tok.weight, second.models[0].tok.weight
+
+    assert torch.allclose(*weights("continue"), atol=1e-6)
+    assert not torch.allclose(*weights("scratch"), atol=1e-3)
+
+
+def test_vae_and_ddpm_on_images_and_shapes() -> None:
+    vae = simulate(source={"kind": "images"}, model={"kind": "vae", "steps": 5, "hidden": 32, "device": "cpu"},
+                   samples_per_generation=50, generations=2, replicates=1, workflow=["replace", "accumulate"])
+    assert vae["accumulate"]["train_size"][:, 0].tolist() == [50, 100]
+    assert np.all(np.isfinite(vae["replace"]["test_neg_elbo"])) and vae["replace"]["test_neg_elbo"][0, 0] > 0
+    assert 0 < vae["replace"]["variance_ratio"][0, 0] < 10
+    ddpm = simulate(source={"kind": "shapes", "shape": "moons"},
+                    model={"kind": "ddpm", "steps": 5, "hidden": 32, "timesteps": 10, "device": "cpu"},
+                    samples_per_generation=50, generations=2, replicates=1)
+    assert set(ddpm["replace"]) >= {"sliced_w2", "mmd_rbf", "precision", "recall", "variance_ratio"}
+    assert np.all(np.isfinite(ddpm["replace"]["sliced_w2"]))
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (TINY_GPT | {"width": 31}, "model: width (31) must be a multiple of heads (2)"),
+        (TINY_GPT | {"device": "tpu"}, "model.device: 'tpu' is not a device; allowed: auto, cpu, cuda, cuda:N, mps"),
+        (TINY_GPT | {"init": "warm"}, "model.init: 'warm' is not one of: scratch or continue"),
+        ({"kind": "vae"}, "model.kind 'vae' cannot fit source.kind 'text'; it fits: images"),
+    ],
+)
+def test_neural_configs_fail_with_one_line(model: dict, message: str) -> None:
+    from modelcollapse import ConfigError, load
+
+    with pytest.raises(ConfigError) as err:
+        load({"name": "t", "source": TEXT, "model": model, "samples_per_generation": 5, "workflow": ["replace"],
+              "generations": 2, "replicates": 1})
+    assert str(err.value) == message
