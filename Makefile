@@ -9,17 +9,25 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet torch==2.13.0  # the CPU build, before anything that depends on torch
+	$(BIN)/pip install --quiet -e ".[dev,torch,molecules]"
+	$(BIN)/pip install --quiet --no-deps molsets==0.3.1  # MOSES SMILES files only (never imported)
 	touch $(STAMP)
 
-# Real text for the language-model families: Debian's fortunes (BSD), installed where we may (root).
+# Real data from Debian, installed where we may (root): fortunes (BSD) for the language models and
+# Fashion-MNIST (MIT) for the image models. Tests that need them skip, saying why, where they are missing.
 CORPUS := /usr/share/games/fortunes
+FASHION := /usr/share/datasets/fashion-mnist
+APT := apt-get install -y -qq --no-install-recommends
 
-$(CORPUS):
-	-[ "$$(id -u)" = 0 ] && (apt-get install -y -qq --no-install-recommends fortunes >/dev/null 2>&1 || \
-	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends fortunes >/dev/null 2>&1))
+$(CORPUS) $(FASHION):
+	-[ "$$(id -u)" = 0 ] && ($(APT) $(PACKAGE) >/dev/null 2>&1 || \
+	  (apt-get update -qq >/dev/null 2>&1 && $(APT) $(PACKAGE) >/dev/null 2>&1))
 
-corpus: $(CORPUS)
+$(CORPUS): PACKAGE := fortunes
+$(FASHION): PACKAGE := dataset-fashion-mnist
+
+corpus: $(CORPUS) $(FASHION)
 
 install: $(STAMP)
 

@@ -189,3 +189,96 @@ def test_neural_configs_fail_with_one_line(model: dict, message: str) -> None:
         load({"name": "t", "source": TEXT, "model": model, "samples_per_generation": 5, "workflow": ["replace"],
               "generations": 2, "replicates": 1})
     assert str(err.value) == message
+
+
+def test_images_sources() -> None:
+    from modelcollapse.sources.images import FASHION, ImageSource
+
+    world = ImageSource("digits").world(2, 100, np.random.default_rng(0))
+    x = world.train.cols["x"]
+    assert x.shape == (2, 100, 64) and x.min() >= 0 and x.max() <= 1
+    assert world.test.cols["x"].shape == (2, 449, 64) and set(np.unique(world.test.cols["label"])) == set(range(10))
+    if not FASHION.is_dir():
+        pytest.skip("Fashion-MNIST is not installed (make test installs dataset-fashion-mnist as root)")
+    world = ImageSource("fashion-mnist", test_samples=500).world(1, 10, np.random.default_rng(0))
+    assert world.train.cols["x"].shape == (1, 10, 784) and world.test.cols["x"].shape == (1, 500, 784)
+    assert world.truth.pool[0].shape == (60000, 784)
+
+
+def test_image_samples_are_saved_as_a_grid(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from modelcollapse import run_experiment
+
+    run_experiment({"name": "g", "source": {"kind": "images"}, "samples_per_generation": 40, "generations": 2,
+                    "model": {"kind": "vae", "steps": 3, "hidden": 16, "device": "cpu"}, "workflow": ["replace"],
+                    "replicates": 1}, tmp_path)
+    gen = next((tmp_path / "generations").glob("*/block-0000/replace/gen-0002"))
+    assert {p.name for p in gen.iterdir()} == {
+        "model.safetensors", "model.json", "state.json", "synthetic.parquet", "preview.parquet", "samples.png"
+    }
+    import matplotlib.image
+
+    assert matplotlib.image.imread(gen / "samples.png").shape[:2] == (8 * 9 - 1, 8 * 9 - 1)
+
+
+def test_hugging_face_wrapper_with_a_tiny_gpt2() -> None:
+    pytest.importorskip("transformers")
+    model = {"kind": "hf-lm", "config": {"n_layer": 1, "n_head": 2, "n_embd": 16}, "steps": 3, "batch_size": 4,
+             "device": "cpu", "top_p": 0.9}
+    source = {"kind": "text", "paths": [str(_tiny_text_file())], "tokenizer": "chars", "vocab_size": 40,
+              "max_tokens": 12, "test_every": 2}
+    a = simulate(source=source, model=model, samples_per_generation=8, generations=2, replicates=1,
+                 workflow=["replace", "accumulate"])
+    b = simulate(source=source, model=model, samples_per_generation=8, generations=2, replicates=1,
+                 workflow=["replace", "accumulate"])
+    assert a["accumulate"]["train_size"][:, 0].tolist() == [8, 16]
+    assert np.isfinite(a["replace"]["test_nll"]).all()
+    assert np.array_equal(a["replace"]["test_nll"], b["replace"]["test_nll"])
+    # The base model is the same every generation (the SFT chain), whatever the chain's stream.
+    exp = experiment(source=source, model=model, samples_per_generation=8)
+    fam, world = exp.family(), exp.source.build().world(1, 8, np.random.default_rng(0))
+    w1, w2 = (fam.new_net(world).model.transformer.wte.weight for _ in range(2))
+    assert torch.equal(w1, w2)
+
+
+@__import__("functools").lru_cache
+def _tiny_text_file():  # type: ignore[no-untyped-def]
+    """Four topics of short records (the same folder for the whole session: its path is part of the config)."""
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp())
+    for i, topic in enumerate(["cats", "dogs", "birds", "fish"]):
+        records = [f"the {topic} number {j} sat on mat {i}." for j in range(12)]
+        (folder / topic).write_text("\n%\n".join(records))
+    return folder
+
+
+needs_molecules = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("moses") is None or __import__("importlib").util.find_spec("rdkit") is None,
+    reason="MOSES (pip install --no-deps molsets==0.3.1) or RDKit is not installed; make test installs both",
+)
+
+
+@needs_molecules
+def test_molecule_metrics_on_known_strings() -> None:
+    from modelcollapse.metrics.molecules import canonical, summary
+    from modelcollapse.sources.molecules import SmilesSource
+
+    assert canonical("C1=CC=CC=C1") == "c1ccccc1" and canonical("C1CC") is None and canonical("") is None
+    world = SmilesSource(pool=2000, test_documents=200).world(1, 100, np.random.default_rng(0))
+    train = [world.truth.decode(r) for r in world.train.cols["x"][0]]
+    assert all(canonical(s) for s in train)  # every MOSES molecule is valid
+    copies = summary(train[:10] + train[:10], world)
+    assert copies["validity"] == 1.0 and copies["uniqueness"] == 0.5 and copies["novelty"] == 0.0
+    mixed = summary(["c1ccccc1", "C1CC", "CCO", "CCO"], world)
+    assert mixed["validity"] == 0.75 and mixed["uniqueness"] == pytest.approx(2 / 3) and mixed["novelty"] == 1.0
+    assert mixed["weight_w1"] > 100  # benzene and ethanol are far lighter than drug-like molecules
+
+
+@needs_molecules
+def test_gpt_on_smiles_reports_chemistry() -> None:
+    out = simulate(source={"kind": "smiles", "pool": 2000, "test_documents": 100},
+                   model=TINY_GPT | {"steps": 2}, samples_per_generation=30, generations=2, replicates=1)
+    for m in ("validity", "uniqueness", "novelty"):
+        assert np.all((out["replace"][m] >= 0) & (out["replace"][m] <= 1)), m
+    assert out["replace"]["train_size"][:, 0].tolist() == [30, 30]

@@ -38,12 +38,15 @@ def run(
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: FIELD=VALUE")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="processes (same numbers for any count)")] = 1,
+    device: Annotated[
+        str | None, typer.Option("--device", help="neural models: auto (a CUDA GPU when present), cpu, cuda, cuda:N")
+    ] = None,
 ) -> None:
     """Run an experiment (all sweep cells and workflows) and print the summary table."""
     from modelcollapse.run.runner import run as run_experiment
 
     try:
-        raw = apply_overrides(read_yaml(config), set_ or [])
+        raw = apply_overrides(read_yaml(config), [*(set_ or []), *([f"model.device={device}"] if device else [])])
         expand(raw)  # validate everything before a folder is touched
     except ConfigError as e:
         _fail(str(e))
@@ -204,6 +207,10 @@ def reproduce(
         int | None, typer.Option("--replicates", "-r", min=1, help="cap the replicates of every experiment")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="processes")] = 1,
+    scale: Annotated[
+        float, typer.Option("--scale", min=0.01, help="multiply data, steps and width of a neural reproduction (GPU)")
+    ] = 1.0,
+    device: Annotated[str | None, typer.Option("--device", help="neural models: auto, cpu, cuda, cuda:N")] = None,
 ) -> None:
     """Reproduce a published result: results, summary.csv (simulated vs predicted, z) and figures."""
     from modelcollapse.report.reproduce import available, worst_rows
@@ -223,11 +230,15 @@ def reproduce(
     if out is None:
         _fail("give --out DIR")
     assert out is not None
-    outcome = run_reproduction(name, out, replicates, workers)
+    outcome = run_reproduction(name, out, replicates, workers, scale=scale, device=device)
     console.print(f"{repros[name].title}\nclaim: {repros[name].claim}", highlight=False)
     console.print(f"{len(outcome.summary)} predicted points; worst |z| = {outcome.worst_z:.2f}", highlight=False)
     if len(outcome.summary):
         console.print(worst_rows(outcome.summary).to_string(index=False), highlight=False)
+    if (out / "effect.csv").exists():  # no closed form: the direction of the effect, against the seed spread
+        import pandas as pd
+
+        console.print(pd.read_csv(out / "effect.csv").to_string(index=False, float_format="%.4g"), highlight=False)
     console.print(f"summary: {out / 'summary.csv'}; {len(outcome.figures)} figures in {out / 'figures'}")
 
 

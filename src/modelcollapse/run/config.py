@@ -421,6 +421,11 @@ class _Trained(_Strict):
     def _device(cls, v: str) -> str:
         if not DEVICE.fullmatch(v):
             raise ValueError(f"{v!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps")
+        if v.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(f"{v!r} asked for, but no CUDA GPU is available here; use auto or cpu")
         return v
 
 
@@ -439,8 +444,12 @@ class _LanguageModel(_Trained):
             from modelcollapse.metrics.molecules import MOLECULE_METRICS
 
             extra = MOLECULE_METRICS
+        try:  # the tokeniser is learned from the real training text: the network gets its exact vocabulary
+            vocab = len(source.build().corpus().vocab)
+        except FileNotFoundError as err:
+            raise ValueError(str(err)) from None
         fields = self.model_dump(exclude={"kind", "model", "config", "base_seed", "layers", "heads", "width"})
-        return {"vocab": source.vocab_size, "max_tokens": source.max_tokens, "extra_metrics": extra, **fields}
+        return {"vocab": vocab, "max_tokens": source.max_tokens, "extra_metrics": extra, **fields}
 
 
 class GPTModelConfig(_LanguageModel):
@@ -465,7 +474,8 @@ class GPTModelConfig(_LanguageModel):
 
 
 class HFModelConfig(_LanguageModel):
-    """A Hugging Face causal LM (``model``: path or hub name; else a GPT-2 from ``config``), fine-tuned per generation."""
+    """A Hugging Face causal LM (``model``: path or hub name; else a GPT-2 from ``config``), fine-tuned each
+    generation from the same base."""
 
     kind: Literal["hf-lm"]
     model: str | None = None

@@ -56,7 +56,7 @@ def simulate(
             out[m][t - 1] = family.metrics[m].fn(params, world)
         out[TRAIN_SIZE][t - 1] = training_size(parts)
         if journal is not None:
-            save = lambda folder: family.save(params, folder)  # type: ignore[attr-defined]
+            save = lambda folder: family.save(params, folder, world)  # type: ignore[attr-defined]
             journal.write(t, save, synth, fresh, {m: out[m][t - 1] for m in out}, rng)  # type: ignore[arg-type]
 
     real = prepare(world.train)

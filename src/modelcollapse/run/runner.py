@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -126,9 +127,11 @@ class Chunk:
 
 
 def _pin_blas() -> None:
-    # One BLAS thread per worker: oversubscribed BLAS makes small solves many times slower.
+    # One BLAS thread per worker: oversubscribed BLAS makes small solves many times slower. PyTorch is
+    # imported later, in the task; it reads its thread count from the environment then.
     from threadpoolctl import threadpool_limits
 
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
     threadpool_limits(1)
 
 

@@ -47,6 +47,7 @@ def load_smiles(path: str | None, pool: int, test_pool: int, pool_seed: int, max
 class SmilesSource(TextSource):
     """SMILES strings as documents of characters (see :class:`TextSource` for the row layout)."""
 
+    max_tokens: int = 60  # the longest MOSES SMILES has 57 characters
     path: str | None = None
     pool: int = 20000
     pool_seed: int = 0

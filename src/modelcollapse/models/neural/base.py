@@ -16,6 +16,8 @@ from modelcollapse.models.rowbased import Fitted, RowFamily
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Part
 
+PREVIEW = 64
+
 
 class NeuralFamily(RowFamily):
     """Subclasses give ``device`` (a field), ``new_net(world)`` and ``train_net(net, parts, world, rng)``.
@@ -46,19 +48,26 @@ class NeuralFamily(RowFamily):
     def fit(
         self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Fitted | None = None
     ) -> Fitted:
-        with seeded(rng):
+        with seeded(rng):  # initialisers and dropout draw from torch's global generator
             net = self.new_net(world).to(self.torch_device)
-        if self.warm_start and previous is not None:
-            net.load_state_dict(previous.models[0].state_dict())
-        extra = self.train_net(net, parts, world, rng)
+            if self.warm_start and previous is not None:
+                net.load_state_dict(previous.models[0].state_dict())
+            extra = self.train_net(net, parts, world, rng)
         return self.fitted(net.eval(), seed_of(rng), extra, world)
 
     def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool) -> Rows:
         return Rows({"x": params.draw(params.models[0], n, rng)[None]})
 
-    def save(self, params: Fitted, folder: Path) -> None:
+    def save(self, params: Fitted, folder: Path, world: World) -> None:
         save_module(params.models[0], folder / "model.safetensors")
         (folder / "model.json").write_text(json.dumps({"eval_seed": params.eval_seed, "extra": params.extra}))
+        self.preview(params, folder, world)
+
+    def preview(self, params: Fitted, folder: Path, world: World) -> None:
+        """What a reader looks at: the first 64 evaluation samples (``preview.parquet``)."""
+        from modelcollapse.run.journal import write_rows
+
+        write_rows(Rows({"x": params.eval_samples[0][None, :PREVIEW]}), folder / "preview.parquet")
 
     def load(self, folder: Path, world: World) -> Fitted:
         meta = json.loads((folder / "model.json").read_text())

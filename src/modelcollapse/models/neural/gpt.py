@@ -48,9 +48,10 @@ class GPT(nn.Module):
         self.ln = nn.LayerNorm(width)
         self.head = nn.Linear(width, vocab, bias=False)
         self.head.weight = self.tok.weight
-        for name, p in self.named_parameters():
+        for name, p in self.named_parameters():  # GPT-2's init: residual projections scaled by depth
             if p.dim() == 2:
-                nn.init.normal_(p, std=0.02 / (2 * layers) ** 0.5 if name.endswith(("proj.weight", "2.weight")) else 0.02)
+                residual = name.endswith(("proj.weight", "2.weight"))
+                nn.init.normal_(p, std=0.02 / (2 * layers) ** 0.5 if residual else 0.02)
 
     def forward(self, idx: torch.Tensor, cache: Cache | None = None) -> tuple[torch.Tensor, Cache]:
         start = 0 if cache is None else cache[0][0].shape[2]

@@ -45,6 +45,7 @@ class HFFamily(LMFamily):
         transformers.logging.set_verbosity_error()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.base_seed)  # the same base weights every generation
+            base: Any
             if self.model:
                 base = transformers.AutoModelForCausalLM.from_pretrained(self.model)
                 if base.get_input_embeddings().num_embeddings != self.vocab:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from modelcollapse.models.base import Metric
@@ -26,3 +28,20 @@ IMAGE_METRICS["mode_share_tv"] = Metric(
     "class balance: TV distance between the class shares of samples (labelled by a 1-NN classifier on "
     "held-out real images) and of real images",
 )
+
+
+def image_grid(images: np.ndarray, side: int, columns: int = 8) -> np.ndarray:
+    """Flattened square images (k, side*side) tiled into one picture, a 1-pixel gap between tiles."""
+    k = len(images)
+    rows = -(-k // columns)
+    grid = np.ones((rows * (side + 1) - 1, columns * (side + 1) - 1))
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        grid[r * (side + 1) : r * (side + 1) + side, c * (side + 1) : c * (side + 1) + side] = img.reshape(side, side)
+    return grid
+
+
+def save_grid(images: np.ndarray, side: int, path: Path) -> None:
+    import matplotlib.image
+
+    matplotlib.image.imsave(path, 1.0 - np.clip(image_grid(images, side), 0, 1), cmap="gray", vmin=0, vmax=1)

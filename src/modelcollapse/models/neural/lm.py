@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from modelcollapse.workflows.base import Part
 
 def shifted(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs ``</s> doc`` and targets ``doc </s>`` (padding -1, ignored) from padded rows (n, L)."""
-    n, length = rows.shape
+    n = rows.shape[0]
     pad = torch.full((n, 1), PAD, dtype=rows.dtype, device=rows.device)
     seq = torch.cat([torch.full_like(pad, EOS), rows, pad], 1)
     ends = (rows != PAD).sum(1) + 1  # where </s> goes
@@ -80,7 +81,7 @@ class LMFamily(NeuralFamily):
         }
         return out | (self.extra_metrics or {})
 
-    def new_net(self, world: World) -> GPT:
+    def new_net(self, world: World) -> torch.nn.Module:
         return GPT(self.vocab, self.max_tokens + 1, self.layers, self.heads, self.width)
 
     def steps_for(self, rows: int) -> int:
@@ -95,6 +96,12 @@ class LMFamily(NeuralFamily):
 
     def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
         return Fitted([net], partial(self.draw, prompts=world.train.cols["x"][0]), eval_seed, extra)
+
+    def preview(self, params: Fitted, folder: Path, world: World) -> None:
+        """Also the first 20 evaluation samples as text (``samples.txt``)."""
+        super().preview(params, folder, world)
+        docs = [world.truth.decode(row) for row in params.eval_samples[0][:20]]
+        (folder / "samples.txt").write_text("\n".join(docs) + "\n", encoding="utf-8")
 
     def draw(  # type: ignore[override]
         self, net: GPT, n: int, rng: np.random.Generator, prompts: np.ndarray | None = None

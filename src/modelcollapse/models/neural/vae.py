@@ -5,8 +5,10 @@ Samples are the decoder's pixel means at z ~ N(0, I) (the usual picture of a VAE
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ from torch import nn
 from modelcollapse.models.base import Metric
 from modelcollapse.models.neural._torch import batches, generator, stacked, train
 from modelcollapse.models.neural.base import NeuralFamily
-from modelcollapse.models.neural.images import IMAGE_METRICS
+from modelcollapse.models.neural.images import IMAGE_METRICS, save_grid
 from modelcollapse.models.rowbased import Fitted
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Part
@@ -25,7 +27,7 @@ from modelcollapse.workflows.base import Part
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.SiLU()]
     return nn.Sequential(*layers[:-1])
 
@@ -67,6 +69,13 @@ class VAEFamily(NeuralFamily):
     def metrics(self) -> dict[str, Metric]:
         return {"test_neg_elbo": Metric(_test_neg_elbo, "negative ELBO of held-out real images (nats per image)"),
                 **IMAGE_METRICS}
+
+    def preview(self, params: Fitted, folder: Path, world: World) -> None:
+        """Also a grid of 64 samples (``samples.png``) when the rows are images."""
+        super().preview(params, folder, world)
+        side = getattr(world.truth, "side", None)
+        if side:
+            save_grid(params.eval_samples[0][:64], side, folder / "samples.png")
 
     def new_net(self, world: World) -> VAE:
         return VAE(self.dim, self.hidden, self.latent)
