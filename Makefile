@@ -44,6 +44,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benches/bench_grid.py
+	$(BIN)/python benches/bench_lm.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

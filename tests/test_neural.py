@@ -282,3 +282,38 @@ def test_gpt_on_smiles_reports_chemistry() -> None:
     for m in ("validity", "uniqueness", "novelty"):
         assert np.all((out["replace"][m] >= 0) & (out["replace"][m] <= 1)), m
     assert out["replace"]["train_size"][:, 0].tolist() == [30, 30]
+
+
+def test_cli_device_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = {"name": "d", "source": {"kind": "shapes"}, "samples_per_generation": 30, "generations": 2,
+           "model": {"kind": "ddpm", "steps": 3, "hidden": 16, "timesteps": 5}, "workflow": ["replace"],
+           "replicates": 1}
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "modelcollapse", "run", str(path), *args], capture_output=True,
+                              text=True, timeout=300)
+
+    ok = cli("--out", str(tmp_path / "cpu"), "--device", "cpu", "-q")
+    assert ok.returncode == 0, ok.stderr
+    if not torch.cuda.is_available():
+        bad = cli("--out", str(tmp_path / "gpu"), "--device", "cuda")
+        assert bad.returncode == 2
+        assert bad.stderr.strip() == (
+            "error: model.device: 'cuda' asked for, but no CUDA GPU is available here; use auto or cpu"
+        )
+        assert not (tmp_path / "gpu").exists()
+
+
+def test_ddpm_on_digit_images() -> None:
+    out = simulate(source={"kind": "images"}, model={"kind": "ddpm", "steps": 3, "hidden": 32, "timesteps": 5,
+                                                     "device": "cpu"},
+                   samples_per_generation=40, generations=2, replicates=1, workflow=["accumulate"])
+    assert out["accumulate"]["train_size"][:, 0].tolist() == [40, 80]
+    assert "tail_mass_q95" not in out["accumulate"] and np.isfinite(out["accumulate"]["mode_share_tv"]).all()

@@ -64,10 +64,15 @@ class NeuralFamily(RowFamily):
         self.preview(params, folder, world)
 
     def preview(self, params: Fitted, folder: Path, world: World) -> None:
-        """What a reader looks at: the first 64 evaluation samples (``preview.parquet``)."""
+        """What a reader looks at: the first 64 evaluation samples (``preview.parquet``; ``samples.png`` for images)."""
+        from modelcollapse.models.neural.images import save_grid
         from modelcollapse.run.journal import write_rows
 
-        write_rows(Rows({"x": params.eval_samples[0][None, :PREVIEW]}), folder / "preview.parquet")
+        samples = params.eval_samples[0][:PREVIEW]
+        write_rows(Rows({"x": samples[None]}), folder / "preview.parquet")
+        side = getattr(world.truth, "side", None)
+        if side:
+            save_grid(samples, side, folder / "samples.png")
 
     def load(self, folder: Path, world: World) -> Fitted:
         meta = json.loads((folder / "model.json").read_text())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from torch import nn
 from modelcollapse.models.base import Metric
 from modelcollapse.models.neural._torch import generator, stacked, train
 from modelcollapse.models.neural.base import NeuralFamily
-from modelcollapse.models.neural.images import IMAGE_METRICS, ROW_METRICS, save_grid
+from modelcollapse.models.neural.images import IMAGE_METRICS, ROW_METRICS
 from modelcollapse.models.neural.vae import mlp
 from modelcollapse.models.rowbased import Fitted
 from modelcollapse.sources.base import World
@@ -82,13 +81,6 @@ class DDPMFamily(NeuralFamily):
     @property
     def metrics(self) -> dict[str, Metric]:
         return IMAGE_METRICS if self.images else ROW_METRICS
-
-    def preview(self, params: Fitted, folder: Path, world: World) -> None:
-        """Also a grid of 64 samples (``samples.png``) when the rows are images."""
-        super().preview(params, folder, world)
-        side = getattr(world.truth, "side", None)
-        if side:
-            save_grid(params.eval_samples[0][:64], side, folder / "samples.png")
 
     def new_net(self, world: World) -> Denoiser:
         return Denoiser(self.dim, self.hidden, self.timesteps)

@@ -34,7 +34,7 @@ def image_grid(images: np.ndarray, side: int, columns: int = 8) -> np.ndarray:
     """Flattened square images (k, side*side) tiled into one picture, a 1-pixel gap between tiles."""
     k = len(images)
     rows = -(-k // columns)
-    grid = np.ones((rows * (side + 1) - 1, columns * (side + 1) - 1))
+    grid = np.zeros((rows * (side + 1) - 1, columns * (side + 1) - 1))  # blank (white once inverted)
     for i, img in enumerate(images):
         r, c = divmod(i, columns)
         grid[r * (side + 1) : r * (side + 1) + side, c * (side + 1) : c * (side + 1) + side] = img.reshape(side, side)

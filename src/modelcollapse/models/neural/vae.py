@@ -1,6 +1,9 @@
 """A variational autoencoder on images in [0, 1]: MLP encoder and decoder, Bernoulli likelihood.
 
-Samples are the decoder's pixel means at z ~ N(0, I) (the usual picture of a VAE's samples).
+A sample is a draw from the model's own distribution: z ~ N(0, I), then every pixel ~ Bernoulli(p(z)).
+(Decoder means, the usual picture of a VAE's samples, are not draws: trained on them, the next model
+sees no pixel noise and the chain contracts to the mean image within a few generations, whatever the
+workflow.)
 """
 
 from __future__ import annotations
@@ -8,7 +11,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from torch import nn
 from modelcollapse.models.base import Metric
 from modelcollapse.models.neural._torch import batches, generator, stacked, train
 from modelcollapse.models.neural.base import NeuralFamily
-from modelcollapse.models.neural.images import IMAGE_METRICS, save_grid
+from modelcollapse.models.neural.images import IMAGE_METRICS
 from modelcollapse.models.rowbased import Fitted
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Part
@@ -70,13 +72,6 @@ class VAEFamily(NeuralFamily):
         return {"test_neg_elbo": Metric(_test_neg_elbo, "negative ELBO of held-out real images (nats per image)"),
                 **IMAGE_METRICS}
 
-    def preview(self, params: Fitted, folder: Path, world: World) -> None:
-        """Also a grid of 64 samples (``samples.png``) when the rows are images."""
-        super().preview(params, folder, world)
-        side = getattr(world.truth, "side", None)
-        if side:
-            save_grid(params.eval_samples[0][:64], side, folder / "samples.png")
-
     def new_net(self, world: World) -> VAE:
         return VAE(self.dim, self.hidden, self.latent)
 
@@ -97,7 +92,7 @@ class VAEFamily(NeuralFamily):
     def draw(self, net: VAE, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[override]
         gen = generator(rng, self.torch_device)
         z = torch.randn(n, net.latent, generator=gen, device=self.torch_device)
-        return net.decoder(z).sigmoid().double().cpu().numpy()
+        return torch.bernoulli(net.decoder(z).sigmoid(), generator=gen).double().cpu().numpy()
 
 
 @torch.no_grad()
