@@ -152,14 +152,29 @@ def list_() -> None:
     table = Table(title="metrics (metrics: [...]; train_size is always recorded)", title_justify="left")
     for col in ("family", "metric", "description"):
         table.add_column(col)
-    for fam in (
+    from modelcollapse.models.kde import KDEFamily
+    from modelcollapse.models.ngram import NGramFamily
+
+    families: list[object] = [
         GaussianFamily(),
         LinearRegressionFamily(),
         CategoricalFamily(2),
         BernoulliFamily(),
         PoissonFamily(),
-    ):
-        for name, m in fam.metrics.items():
+        KDEFamily(),
+        NGramFamily(),
+    ]
+    try:  # the neural families need the PyTorch extra
+        from modelcollapse.metrics.molecules import MOLECULE_METRICS
+        from modelcollapse.models.neural.ddpm import DDPMFamily
+        from modelcollapse.models.neural.lm import LMFamily
+        from modelcollapse.models.neural.vae import VAEFamily
+
+        families += [LMFamily(extra_metrics=MOLECULE_METRICS), VAEFamily(), DDPMFamily()]
+    except ImportError:
+        pass
+    for fam in families:
+        for name, m in fam.metrics.items():  # type: ignore[attr-defined]
             table.add_row(type(fam).__name__.removesuffix("Family"), name, m.description)
     console.print(table)
 
