@@ -324,3 +324,24 @@ def test_ddpm_on_digit_images() -> None:
                    samples_per_generation=40, generations=2, replicates=1, workflow=["accumulate"])
     assert out["accumulate"]["train_size"][:, 0].tolist() == [40, 80]
     assert "tail_mass_q95" not in out["accumulate"] and np.isfinite(out["accumulate"]["mode_share_tv"]).all()
+
+
+def test_hugging_face_model_from_a_local_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    transformers = pytest.importorskip("transformers")
+    source = {"kind": "text", "paths": [str(_tiny_text_file())], "tokenizer": "chars", "vocab_size": 40,
+              "max_tokens": 12, "test_every": 2}
+    from modelcollapse.sources.text import TextSource
+
+    vocab = len(TextSource(paths=tuple(source["paths"]), vocab_size=40, max_tokens=12, test_every=2,
+                           tokenizer="chars").corpus().vocab)
+    torch.manual_seed(0)
+    saved = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=vocab, n_positions=13, n_layer=1,
+                                                                 n_head=2, n_embd=16))
+    saved.save_pretrained(tmp_path / "base")
+    exp = experiment(source=source, model={"kind": "hf-lm", "model": str(tmp_path / "base"), "steps": 2,
+                                           "device": "cpu"}, samples_per_generation=8)
+    net = exp.family().new_net(exp.source.build().world(1, 8, np.random.default_rng(0)))
+    assert torch.equal(net.model.transformer.wte.weight, saved.transformer.wte.weight)
+    from modelcollapse import simulate_experiment
+
+    assert np.isfinite(simulate_experiment(exp)["replace"]["test_nll"]).all()
