@@ -51,6 +51,11 @@ def sample_figures(out: Path, keys: set[str] | None = None) -> list[Path]:
         if dim != 2 and side * side != dim:
             continue
         gens = _shown(sorted({g for wf in panels.values() for g in wf}))
+        if dim == 2:  # one frame for every panel, from generation 1's samples, so drift shows as movement
+            first_gen = np.concatenate([wf[min(wf)] for wf in panels.values()])
+            lo, hi = np.percentile(first_gen, [1, 99], axis=0)
+            pad = 0.25 * (hi - lo)
+            frame = (lo - pad, hi + pad)
         fig, axes = plt.subplots(len(panels), len(gens), figsize=(2.2 * len(gens), 2.3 * len(panels)), squeeze=False)
         for i, (wf, by_gen) in enumerate(panels.items()):
             for j, g in enumerate(gens):
@@ -58,6 +63,8 @@ def sample_figures(out: Path, keys: set[str] | None = None) -> list[Path]:
                 x = by_gen.get(g)
                 if x is not None and dim == 2:
                     ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.6)
+                    ax.set_xlim(frame[0][0], frame[1][0])
+                    ax.set_ylim(frame[0][1], frame[1][1])
                 elif x is not None:
                     ax.imshow(1 - np.clip(image_grid(x[:16], side, 4), 0, 1), cmap="gray", vmin=0, vmax=1)
                 ax.set_xticks([])
