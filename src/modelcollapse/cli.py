@@ -31,27 +31,74 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+Config = Annotated[Path, typer.Argument(help="experiment YAML file (a sweep: mapping expands a grid)")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="results folder (created; reruns resume)")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="override a field: FIELD=VALUE")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar (CI logs)")]
+Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="processes (same numbers for any count)")]
+Device = Annotated[
+    str | None, typer.Option("--device", help="neural models: auto (a CUDA GPU when present), cpu, cuda, cuda:N")
+]
+Executor = Annotated[str, typer.Option("--executor", "-e", help="where chunks run: inline, local (processes) or ray")]
+Address = Annotated[
+    str | None, typer.Option("--address", help="ray: the cluster to use (auto, or HOST:PORT); default: start one")
+]
+
+
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="experiment YAML file")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="results folder (created; reruns resume)")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: FIELD=VALUE")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="processes (same numbers for any count)")] = 1,
-    device: Annotated[
-        str | None, typer.Option("--device", help="neural models: auto (a CUDA GPU when present), cpu, cuda, cuda:N")
-    ] = None,
+    config: Config,
+    out: Out,
+    set_: Sets = None,
+    quiet: Quiet = False,
+    workers: Workers = 1,
+    device: Device = None,
+    executor: Executor = "local",
+    address: Address = None,
 ) -> None:
     """Run an experiment (all sweep cells and workflows) and print the summary table."""
+    _run(config, out, set_, quiet, workers, device, executor, address)
+
+
+@app.command()
+def sweep(
+    config: Config,
+    out: Out,
+    set_: Sets = None,
+    quiet: Quiet = False,
+    workers: Workers = 1,
+    device: Device = None,
+    executor: Executor = "local",
+    address: Address = None,
+) -> None:
+    """Run every cell of the config's sweep grid (the same as run, named for what it does)."""
+    _run(config, out, set_, quiet, workers, device, executor, address)
+
+
+def _run(
+    config: Path,
+    out: Path,
+    set_: list[str] | None,
+    quiet: bool,
+    workers: int,
+    device: str | None,
+    executor: str,
+    address: str | None,
+) -> None:
+    from modelcollapse.run.executors import EXECUTORS
     from modelcollapse.run.runner import run as run_experiment
 
+    if executor not in EXECUTORS:
+        _fail(f"--executor: {executor!r} is not one of: {', '.join(EXECUTORS)}")
+    if address and executor != "ray":
+        _fail("--address: only the ray executor connects to a cluster; add --executor ray")
     try:
         raw = apply_overrides(read_yaml(config), [*(set_ or []), *([f"model.device={device}"] if device else [])])
         expand(raw)  # validate everything before a folder is touched
     except ConfigError as e:
         _fail(str(e))
     if quiet:
-        summary = run_experiment(raw, out, workers=workers)
+        summary = run_experiment(raw, out, workers=workers, executor=executor, address=address)
     else:
         columns = (
             TextColumn("{task.description}"),
@@ -64,7 +111,12 @@ def run(
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(raw.get("name", "run"), total=None)
             summary = run_experiment(
-                raw, out, lambda name, done, total: bar.update(task, completed=done, total=total), workers
+                raw,
+                out,
+                lambda name, done, total: bar.update(task, completed=done, total=total),
+                workers,
+                executor,
+                address,
             )
     err.print(
         f"{summary.cells} cell(s), {summary.chunks_run} chunk(s) run, {summary.chunks_skipped} already done, "

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import platform
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -17,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from modelcollapse._rng import stable_hash, stream
+from modelcollapse.run import executors
 from modelcollapse.run.config import Experiment, UserModelConfig
 from modelcollapse.run.engine import simulate
 from modelcollapse.run.journal import Journal
@@ -126,49 +124,20 @@ class Chunk:
     folder: Path | None = None  # durable generations, for the families that write them
 
 
-def _pin_blas() -> None:
-    # One BLAS thread per worker: oversubscribed BLAS makes small solves many times slower. PyTorch is
-    # imported later, in the task; it reads its thread count from the environment then.
-    from threadpoolctl import threadpool_limits
-
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
-    threadpool_limits(1)
-
-
-def _compute(chunk: Chunk) -> tuple[dict[str, dict[str, np.ndarray]], float]:
-    t0 = time.perf_counter()
-    res = run_block(chunk.exp, chunk.block, chunk.folder)
-    trimmed = {w: {m: v[:, : chunk.keep] for m, v in r.items()} for w, r in res.items()}
-    return trimmed, time.perf_counter() - t0
-
-
-def _cost(chunk: Chunk) -> float:
-    """A rough relative cost, only to order work: rows x dim^2 x generations."""
-    exp = chunk.exp
-    return exp.samples_per_generation * getattr(exp.source, "dim", 1) ** 2 * exp.generations
-
-
-def _execute(chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, dict, float]]:
-    """Results chunk by chunk, in completion order (storage is keyed, so order does not matter)."""
-    inline = workers <= 1 or len(chunks) <= 1 or any(isinstance(c.exp.model, UserModelConfig) for c in chunks)
-    if inline:  # user-registered models live in this process only
-        for c in chunks:
-            yield c, *_compute(c)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_blas) as pool:
-        # Largest first, so that no big chunk starts last and runs alone.
-        futures = {pool.submit(_compute, c): c for c in sorted(chunks, key=_cost, reverse=True)}
-        for f in as_completed(futures):
-            yield futures[f], *f.result()
-
-
-def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None, workers: int = 1) -> RunSummary:
+def run(
+    raw: dict[str, Any],
+    out: str | Path,
+    progress: Progress | None = None,
+    workers: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+) -> RunSummary:
     """Run (or resume) the experiment described by the raw config mapping into folder ``out``.
 
-    The config is fully validated (every sweep cell) before anything is written.
-    With ``workers > 1`` blocks run in that many processes; the numbers are the
-    same whatever the number of workers.
+    The config is fully validated (every sweep cell) before anything is written. ``executor`` is
+    ``inline``, ``local`` (``workers`` processes) or ``ray`` (a Ray cluster at ``address``, or a local
+    one); the numbers are the same whatever the executor and the number of workers. Models registered
+    with :func:`register_model` live in this process only, so they always run inline.
     """
     cells = expand(raw)
     started = time.time()
@@ -189,7 +158,10 @@ def run(raw: dict[str, Any], out: str | Path, progress: Progress | None = None, 
                     folder = generations_folder(out, key, block) if durable else None
                     todo.append(Chunk(key, point, exp, block, block * size, keep, folder))
         total = len(todo) + skipped
-        for done, (c, res, seconds) in enumerate(_execute(todo, workers), start=skipped + 1):
+        if any(isinstance(c.exp.model, UserModelConfig) for c in todo):
+            executor = "inline"
+        results = executors.executor(executor)(todo, workers, address)
+        for done, (c, res, seconds) in enumerate(results, start=skipped + 1):
             rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
             if progress:
                 progress(c.exp.name, done, total)
