@@ -60,7 +60,8 @@ BAD = [
     ),
     (
         {"model": {"kind": "mlp"}},
-        "model.kind: 'mlp' is not one of: gaussian, ols, ridge, categorical, bernoulli, poisson, kde, gmm, ngram",
+        "model.kind: 'mlp' is not one of: gaussian, ols, ridge, categorical, bernoulli, poisson, kde, gmm, ngram, "
+        "gpt, hf-lm, vae, ddpm",
     ),
     ({"source": {"kind": "gaussian", "dimm": 3}}, "source.dimm: unknown field"),
 ]
