@@ -120,10 +120,31 @@ def _run(
             )
     err.print(
         f"{summary.cells} cell(s), {summary.chunks_run} chunk(s) run, {summary.chunks_skipped} already done, "
-        f"{summary.rows} rows in {summary.seconds:.1f} s -> {out}",
+        f"{summary.failed} failed, {summary.rows} rows in {summary.seconds:.1f} s -> {out}",
         highlight=False,
     )
     show(out)
+    _flag_problems(out)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _flag_problems(out: Path) -> None:
+    """Failed chunks (with their error; a rerun retries them) and non-finite metric values."""
+    from modelcollapse.store import Store
+
+    with Store.open(out, read_only=True) as store:
+        failures, nonfinite = store.failures(), store.nonfinite()
+    for f in failures.itertuples():
+        line = f"[red]failed:[/red] {f.experiment} {f.sweep} block {f.block}: {f.error}"
+        err.print(line, highlight=False, soft_wrap=True)
+    for r in nonfinite.itertuples():
+        err.print(
+            f"[yellow]non-finite:[/yellow] {r.experiment} {r.workflow} {r.metric}: {r.values} value(s) NaN or inf "
+            f"from generation {r.first_generation}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -66,6 +66,8 @@ class Store:
                 config_hash VARCHAR, block INTEGER, replicates INTEGER, seconds DOUBLE, finished DOUBLE);
             CREATE TABLE IF NOT EXISTS cells (
                 config_hash VARCHAR PRIMARY KEY, experiment VARCHAR, sweep JSON, config JSON);
+            CREATE TABLE IF NOT EXISTS failures (
+                config_hash VARCHAR, block INTEGER, experiment VARCHAR, sweep JSON, error VARCHAR, finished DOUBLE);
             CREATE TABLE IF NOT EXISTS runs (
                 started DOUBLE, finished DOUBLE, seconds DOUBLE, experiment VARCHAR, seed BIGINT,
                 config JSON, versions JSON, cells INTEGER, chunks_run INTEGER, chunks_skipped INTEGER);
@@ -131,6 +133,7 @@ class Store:
                 [key, first, first + reps],
             )
             self.con.execute("DELETE FROM chunks WHERE config_hash = ? AND block = ?", [key, block])
+            self.con.execute("DELETE FROM failures WHERE config_hash = ? AND block = ?", [key, block])
             self.con.register("chunk_df", df)
             self.con.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM chunk_df")
             self.con.unregister("chunk_df")
@@ -140,6 +143,24 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         return len(df)
+
+    def record_failure(self, key: str, block: int, experiment: str, point: Mapping[str, Any], error: str) -> None:
+        """A chunk that raised: kept with its error until a rerun computes it."""
+        self.con.execute("DELETE FROM failures WHERE config_hash = ? AND block = ?", [key, block])
+        self.con.execute(
+            "INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?)",
+            [key, block, experiment, json.dumps(dict(point)), error, time.time()],
+        )
+
+    def failures(self) -> pd.DataFrame:
+        return self.table("SELECT experiment, sweep, block, error FROM failures ORDER BY experiment, sweep, block")
+
+    def nonfinite(self) -> pd.DataFrame:
+        """Metric values stored as NaN (NULL in the table) or +-inf, counted per experiment, workflow and metric."""
+        return self.table(
+            """SELECT experiment, workflow, metric, count(*) AS values, min(generation) AS first_generation
+               FROM results WHERE value IS NULL OR NOT isfinite(value) GROUP BY ALL ORDER BY ALL"""
+        )
 
     def record_run(self, meta: Mapping[str, Any]) -> None:
         self.con.execute(

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-Result = tuple[Any, dict[str, dict[str, np.ndarray]], float]
+Values = dict[str, dict[str, np.ndarray]]
+Result = tuple[Any, Values | str, float]  # (chunk, values or the error it raised, seconds)
 EXECUTORS = ("inline", "local", "ray")
 
 
@@ -31,11 +32,15 @@ def pin_threads() -> None:
     threadpool_limits(1)
 
 
-def compute(chunk: Any) -> tuple[dict[str, dict[str, np.ndarray]], float]:
+def compute(chunk: Any) -> tuple[Values | str, float]:
+    """A chunk's values, or the error it raised (one line), so that a failing cell never stops the others."""
     from modelcollapse.run.runner import run_block
 
     t0 = time.perf_counter()
-    res = run_block(chunk.exp, chunk.block, chunk.folder)
+    try:
+        res = run_block(chunk.exp, chunk.block, chunk.folder)
+    except Exception as err:  # recorded with the chunk; the sweep goes on
+        return f"{type(err).__name__}: {err}".splitlines()[0], time.perf_counter() - t0
     trimmed = {w: {m: v[:, : chunk.keep] for m, v in r.items()} for w, r in res.items()}
     return trimmed, time.perf_counter() - t0
 
@@ -64,7 +69,7 @@ def local(chunks: list[Any], workers: int = 1, address: str | None = None) -> It
             yield futures[f], *f.result()
 
 
-def _ray_compute(chunk: Any) -> tuple[dict[str, dict[str, np.ndarray]], float]:
+def _ray_compute(chunk: Any) -> tuple[Values | str, float]:
     pin_threads()
     return compute(chunk)
 

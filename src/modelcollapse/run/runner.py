@@ -99,6 +99,7 @@ class RunSummary:
     chunks_skipped: int
     rows: int
     seconds: float
+    failed: int = 0  # chunks that raised (listed in the store's failures table)
 
 
 def versions() -> dict[str, str]:
@@ -161,8 +162,13 @@ def run(
         if any(isinstance(c.exp.model, UserModelConfig) for c in todo):
             executor = "inline"
         results = executors.executor(executor)(todo, workers, address)
+        failed = 0
         for done, (c, res, seconds) in enumerate(results, start=skipped + 1):
-            rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
+            if isinstance(res, str):
+                store.record_failure(c.key, c.block, c.exp.name, c.point, res)
+                failed += 1
+            else:
+                rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
             if progress:
                 progress(c.exp.name, done, total)
         finished = time.time()
@@ -180,7 +186,7 @@ def run(
                 "chunks_skipped": skipped,
             }
         )
-    return RunSummary(Path(out), len(cells), len(todo), skipped, rows, finished - started)
+    return RunSummary(Path(out), len(cells), len(todo), skipped, rows, finished - started, failed)
 
 
 def simulate_experiment(exp: Experiment) -> dict[str, dict[str, np.ndarray]]:
