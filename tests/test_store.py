@@ -56,6 +56,18 @@ def test_sweep_columns(tmp_path: Path) -> None:
     assert (df["mean"] == df["samples_per_generation"]).all()
 
 
+def test_zipped_sweep_lists_vary_together(tmp_path: Path) -> None:
+    sweep = {"zip": {"samples_per_generation": [10, 40], "generations": [4, 2]}, "source.dim": [1, 3]}
+    run({**CFG, "replicates": 2, "sweep": sweep}, tmp_path)
+    with Store.open(tmp_path, read_only=True) as st:
+        assert st.sweep_columns() == ["samples_per_generation", "generations", "source.dim"]
+        df = st.table(
+            'SELECT DISTINCT samples_per_generation AS n, max(generation) OVER (PARTITION BY config_hash) AS t, '
+            '"source.dim" AS d FROM results ORDER BY ALL'
+        )
+    assert list(df.itertuples(index=False, name=None)) == [(10, 4, 1), (10, 4, 3), (40, 2, 1), (40, 2, 3)]
+
+
 def test_workers_give_identical_results(tmp_path: Path) -> None:
     cfg = {**CFG, "replicates": 120, "sweep": {"samples_per_generation": [10, 30]}}
     run(cfg, tmp_path / "one", workers=1)

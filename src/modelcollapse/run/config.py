@@ -722,7 +722,7 @@ class Experiment(_Strict):
     replicates: PositiveInt
     seed: Annotated[int, Field(ge=0)] = 0
     metrics: list[str] | None = None
-    sweep: dict[str, list[Any]] | None = None
+    sweep: dict[str, Any] | None = None  # expanded by run.loading.expand: lists, and zip groups
 
     @field_validator("workflow", mode="before")
     @classmethod

@@ -59,18 +59,40 @@ def validate(raw: dict[str, Any]) -> Experiment:
         raise ConfigError(explain(e.errors()[0])) from None
 
 
+def _axes(sweep: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """The sweep's axes: one per swept field, one per ``zip`` group (lists varied together)."""
+    axes = []
+    for key, values in sweep.items():
+        if key == "zip":
+            for i, group in enumerate(values if isinstance(values, list) else [values]):
+                where = f"sweep.zip[{i}]" if isinstance(values, list) else "sweep.zip"
+                if not isinstance(group, dict) or not group:
+                    raise ConfigError(f"{where}: must map dotted field paths to lists of equal length")
+                lengths = {k: len(v) if isinstance(v, list) else -1 for k, v in group.items()}
+                if min(lengths.values()) < 1 or len(set(lengths.values())) != 1:
+                    raise ConfigError(f"{where}: lists must be non-empty and of equal length, got lengths {lengths}")
+                axes.append([dict(zip(group, combo, strict=True)) for combo in zip(*group.values(), strict=True)])
+        elif not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep.{key}: must be a non-empty list of values, got {values!r}")
+        else:
+            axes.append([{key: v} for v in values])
+    return axes
+
+
 def expand(raw: dict[str, Any]) -> list[tuple[dict[str, Any], Experiment]]:
-    """The cells of a sweep (the grid of ``sweep`` values), each validated; one cell without a sweep."""
+    """The cells of a sweep, each validated; one cell without a sweep.
+
+    ``sweep`` maps dotted field paths to lists (a grid: every combination), and ``zip`` to one or
+    more mappings of equal-length lists that vary together, e.g.
+    ``{zip: {samples_per_generation: [10, 100], generations: [50, 5]}, source.dim: [2, 5]}`` is 4 cells.
+    """
     sweep = raw.get("sweep") or {}
     if not isinstance(sweep, dict):
         raise ConfigError("sweep: must map dotted field paths to lists of values")
-    for key, values in sweep.items():
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep.{key}: must be a non-empty list of values, got {values!r}")
     base = {k: v for k, v in raw.items() if k != "sweep"}
     cells = []
-    for combo in itertools.product(*sweep.values()):
-        point = dict(zip(sweep, combo, strict=True))
+    for combo in itertools.product(*_axes(sweep)):
+        point = {k: v for part in combo for k, v in part.items()}
         cfg = copy.deepcopy(base)
         for key, value in point.items():
             set_path(cfg, key, value)
