@@ -35,7 +35,9 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 class VAE(nn.Module):
-    """>>> VAE(dim=64, hidden=32, latent=4).neg_elbo(torch.rand(5, 64)).shape
+    """Encoder to (mean, log-variance) of q(z|x), decoder to Bernoulli logits of every pixel.
+
+    >>> VAE(dim=64, hidden=32, latent=4).neg_elbo(torch.rand(5, 64)).shape
     torch.Size([5])
     """
 
