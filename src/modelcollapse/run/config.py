@@ -566,8 +566,10 @@ BUILTIN_MODELS: dict[str, type[_Strict]] = {
 
 def _model_tag(v: Any) -> str | None:
     kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    if not isinstance(kind, str):
+        return None
     if kind in BUILTIN_MODELS:
-        return str(kind)
+        return kind
     return "user" if kind in USER_MODELS else None
 
 
