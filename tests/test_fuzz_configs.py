@@ -25,9 +25,27 @@ BASE: dict[str, Any] = {
     "seed": 0,
 }
 FIELDS = [
-    "name", "source", "source.kind", "source.dim", "source.variance", "model", "model.kind", "model.covariance",
-    "model.estimator", "samples_per_generation", "workflow", "generations", "replicates", "seed", "metrics",
-    "sweep", "sweep.source.dim", "sweep.zip", "unknown_key", "source.extra", "model.extra",
+    "name",
+    "source",
+    "source.kind",
+    "source.dim",
+    "source.variance",
+    "model",
+    "model.kind",
+    "model.covariance",
+    "model.estimator",
+    "samples_per_generation",
+    "workflow",
+    "generations",
+    "replicates",
+    "seed",
+    "metrics",
+    "sweep",
+    "sweep.source.dim",
+    "sweep.zip",
+    "unknown_key",
+    "source.extra",
+    "model.extra",
 ]
 JUNK = st.one_of(
     st.none(),
@@ -36,8 +54,11 @@ JUNK = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=6),
     st.lists(st.one_of(st.integers(-2, 2), st.text(max_size=3)), max_size=3),
-    st.dictionaries(st.sampled_from(["kind", "dim", "x", "fraction"]), st.one_of(st.integers(-2, 2), st.text(max_size=3)),
-                    max_size=2),
+    st.dictionaries(
+        st.sampled_from(["kind", "dim", "x", "fraction"]),
+        st.one_of(st.integers(-2, 2), st.text(max_size=3)),
+        max_size=2,
+    ),
 )
 
 
@@ -69,8 +90,10 @@ def test_bad_configs_fail_with_one_line_naming_the_field(field: str, value: Any,
 
 
 @settings(max_examples=6, deadline=None)
-@given(st.sampled_from(["source.kind", "model.kind", "workflow", "sweep.source.dim", "generations"]),
-       st.sampled_from([None, -1, "nope", [], {"x": 1}]))
+@given(
+    st.sampled_from(["source.kind", "model.kind", "workflow", "sweep.source.dim", "generations"]),
+    st.sampled_from([None, -1, "nope", [], {"x": 1}]),
+)
 def test_the_command_exits_2_and_writes_nothing(tmp_path_factory, field: str, value: Any) -> None:  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("fuzz")
     cfg = mutate(field, value, delete=False)
@@ -81,7 +104,11 @@ def test_the_command_exits_2_and_writes_nothing(tmp_path_factory, field: str, va
         expected = f"error: {err}"
     path = Path(tmp) / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    done = subprocess.run([sys.executable, "-m", "modelcollapse", "sweep", str(path), "--out", str(Path(tmp) / "out")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "modelcollapse", "sweep", str(path), "--out", str(Path(tmp) / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.strip() == expected
     assert not (Path(tmp) / "out").exists()
