@@ -113,7 +113,7 @@ def _run(
             summary = run_experiment(
                 raw,
                 out,
-                lambda name, done, total: bar.update(task, completed=done, total=total),
+                lambda note, done, total: bar.update(task, description=note, completed=done, total=total),
                 workers,
                 executor,
                 address,
@@ -125,8 +125,28 @@ def _run(
     )
     show(out)
     _flag_problems(out)
+    _timings(out)
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _timings(out: Path) -> None:
+    """Time per cell (the sum of its chunks), so the expensive corners of a sweep are visible."""
+    from modelcollapse.store import Store
+
+    with Store.open(out, read_only=True) as store:
+        t = store.table(
+            """SELECT c.experiment, c.sweep, sum(k.seconds) AS seconds FROM chunks k
+               JOIN cells c ON c.config_hash = k.config_hash GROUP BY ALL ORDER BY seconds DESC"""
+        )
+    if len(t) > 1:
+        slow = t.iloc[0]
+        err.print(
+            f"time per cell: mean {t.seconds.mean():.2f} s, median {t.seconds.median():.2f} s, "
+            f"slowest {slow.seconds:.2f} s ({slow.experiment} {slow.sweep})",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _flag_problems(out: Path) -> None:
@@ -138,7 +158,11 @@ def _flag_problems(out: Path) -> None:
     for f in failures.itertuples():
         line = f"[red]failed:[/red] {f.experiment} {f.sweep} block {f.block}: {f.error}"
         err.print(line, highlight=False, soft_wrap=True)
-    for r in nonfinite.itertuples():
+    undefined = nonfinite[nonfinite["values"] == nonfinite["total"]]  # never defined here, e.g. a 1-D-only metric
+    if len(undefined):
+        names = ", ".join(sorted(set(undefined["metric"])))
+        err.print(f"[dim]not defined for this setting (all NaN): {names}[/dim]", highlight=False, soft_wrap=True)
+    for r in nonfinite[nonfinite["values"] < nonfinite["total"]].itertuples():
         err.print(
             f"[yellow]non-finite:[/yellow] {r.experiment} {r.workflow} {r.metric}: {r.values} value(s) NaN or inf "
             f"from generation {r.first_generation}",

@@ -158,8 +158,10 @@ class Store:
     def nonfinite(self) -> pd.DataFrame:
         """Metric values stored as NaN (NULL in the table) or +-inf, counted per experiment, workflow and metric."""
         return self.table(
-            """SELECT experiment, workflow, metric, count(*) AS values, min(generation) AS first_generation
-               FROM results WHERE value IS NULL OR NOT isfinite(value) GROUP BY ALL ORDER BY ALL"""
+            """SELECT experiment, workflow, metric,
+                      count(*) FILTER (WHERE value IS NULL OR NOT isfinite(value)) AS values, count(*) AS total,
+                      min(generation) FILTER (WHERE value IS NULL OR NOT isfinite(value)) AS first_generation
+               FROM results GROUP BY ALL HAVING values > 0 ORDER BY ALL"""
         )
 
     def record_run(self, meta: Mapping[str, Any]) -> None:

@@ -163,14 +163,21 @@ def run(
             executor = "inline"
         results = executors.executor(executor)(todo, workers, address)
         failed = 0
+        left = {key: sum(c.key == key for c in todo) for key in {c.key for c in todo}}  # chunks per unfinished cell
+        gens_total = sum(c.exp.generations * len(c.exp.workflow) * c.keep for c in todo)
+        gens_done = 0
         for done, (c, res, seconds) in enumerate(results, start=skipped + 1):
             if isinstance(res, str):
                 store.record_failure(c.key, c.block, c.exp.name, c.point, res)
                 failed += 1
             else:
                 rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
+            left[c.key] -= 1
+            gens_done += c.exp.generations * len(c.exp.workflow) * c.keep
             if progress:
-                progress(c.exp.name, done, total)
+                cells_done = len(cells) - sum(n > 0 for n in left.values())
+                note = f"{c.exp.name}: {cells_done}/{len(cells)} cells, {gens_done:,}/{gens_total:,} generations"
+                progress(note + (f", {failed} failed" if failed else ""), done, total)
         finished = time.time()
         first_exp = cells[0][1]
         store.record_run(
