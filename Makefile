@@ -45,6 +45,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benches/bench_grid.py
 	$(BIN)/python benches/bench_lm.py
+	$(BIN)/python benches/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
