@@ -46,6 +46,28 @@ def kill_when(proc: subprocess.Popen, ready, timeout: float = 300) -> None:  # t
     proc.wait()
 
 
+def clean_and_killable(tmp_path: Path, cfg: dict) -> tuple[Path, Path, subprocess.Popen]:  # type: ignore[type-arg]
+    """Run ``cfg`` once uninterrupted, then start it again into another folder, to be killed."""
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    clean = subprocess.run(command(config, tmp_path / "clean"), capture_output=True, text=True, timeout=600)
+    assert clean.returncode == 0, clean.stderr
+    killed = tmp_path / "killed"
+    return (
+        tmp_path / "clean",
+        killed,
+        subprocess.Popen(command(config, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    )
+
+
+def rerun(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        command(tmp_path / "cfg.yaml", tmp_path / "killed"), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_sigkill_mid_generation_then_rerun(tmp_path: Path) -> None:
     cfg = {
         "name": "kill",
@@ -58,23 +80,15 @@ def test_sigkill_mid_generation_then_rerun(tmp_path: Path) -> None:
         "seed": 3,
         "metrics": ["sliced_w2", "variance_ratio"],
     }
-    config = tmp_path / "kill.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    clean = subprocess.run(command(config, tmp_path / "clean"), capture_output=True, text=True, timeout=600)
-    assert clean.returncode == 0, clean.stderr
-
-    killed = tmp_path / "killed"
-    proc = subprocess.Popen(command(config, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clean, killed, proc = clean_and_killable(tmp_path, cfg)
     # Kill once the second workflow of block 0 has finished a generation: block 0 is then half done.
     kill_when(proc, lambda: any(killed.glob("generations/*/block-0000/accumulate/gen-0002")))
     finished = sorted(p.name for p in killed.glob("generations/*/block-0000/*/gen-*"))
     assert 7 <= len(finished) < 10  # replace's 5 and some of accumulate's: a partial block
     assert not any(killed.glob("generations/*/block-0001/*/gen-0005"))
 
-    rerun = subprocess.run(command(config, killed), capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr
-    assert "2 chunk(s) run, 0 already done" in rerun.stderr
-    assert export(killed) == export(tmp_path / "clean")
+    assert "2 chunk(s) run, 0 already done" in rerun(tmp_path).stderr
+    assert export(killed) == export(clean)
 
 
 def test_sigkill_during_an_analytic_sweep_then_rerun(tmp_path: Path) -> None:
@@ -90,18 +104,10 @@ def test_sigkill_during_an_analytic_sweep_then_rerun(tmp_path: Path) -> None:
         "metrics": ["cov_trace_ratio", "w2_sq"],
         "sweep": {"samples_per_generation": [20, 40, 80], "source.dim": [2, 3]},
     }
-    config = tmp_path / "grid.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    clean = subprocess.run(command(config, tmp_path / "clean"), capture_output=True, text=True, timeout=600)
-    assert clean.returncode == 0, clean.stderr
-
-    killed = tmp_path / "killed"
-    proc = subprocess.Popen(command(config, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clean, killed, proc = clean_and_killable(tmp_path, cfg)
     wal = killed / "results.duckdb.wal"
     # The write-ahead log grows with every committed chunk: kill after a few commits.
     kill_when(proc, lambda: wal.exists() and wal.stat().st_size > 500_000)
-    rerun = subprocess.run(command(config, killed), capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr
-    done = int(rerun.stderr.split(" already done")[0].split(", ")[-1])
+    done = int(rerun(tmp_path).stderr.split(" already done")[0].split(", ")[-1])
     assert 0 < done < 24  # the rerun resumed: some chunks were durable, some were not
-    assert export(killed) == export(tmp_path / "clean")
+    assert export(killed) == export(clean)

@@ -60,19 +60,7 @@ def run(
     _run(config, out, set_, quiet, workers, device, executor, address)
 
 
-@app.command()
-def sweep(
-    config: Config,
-    out: Out,
-    set_: Sets = None,
-    quiet: Quiet = False,
-    workers: Workers = 1,
-    device: Device = None,
-    executor: Executor = "local",
-    address: Address = None,
-) -> None:
-    """Run every cell of the config's sweep grid (the same as run, named for what it does)."""
-    _run(config, out, set_, quiet, workers, device, executor, address)
+app.command("sweep", help="Run every cell of the config's sweep grid (the same command as run).")(run)
 
 
 def _run(
