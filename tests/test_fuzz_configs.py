@@ -101,7 +101,7 @@ def test_the_command_exits_2_and_writes_nothing(tmp_path_factory, field: str, va
         expand(cfg)
         return  # a valid config: nothing to check here
     except ConfigError as err:
-        expected = f"error: {err}"
+        field = str(err).split(":")[0]  # the rest may list models other tests registered in this process
     path = Path(tmp) / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     done = subprocess.run(
@@ -110,5 +110,6 @@ def test_the_command_exits_2_and_writes_nothing(tmp_path_factory, field: str, va
         text=True,
         timeout=120,
     )
-    assert done.returncode == 2 and done.stderr.strip() == expected
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {field}:"), done.stderr
     assert not (Path(tmp) / "out").exists()
