@@ -17,6 +17,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
         "(the CPU build: pip install torch==2.13.0)"
     ) from err
 
+from modelcollapse.models import rowbased
 from modelcollapse.workflows.base import Part
 
 
@@ -50,13 +51,13 @@ def generator(rng: np.random.Generator, device: torch.device) -> torch.Generator
     return torch.Generator(device=device).manual_seed(seed_of(rng))
 
 
-def stacked(parts: Sequence[Part], col: str = "x") -> tuple[np.ndarray, np.ndarray]:
+def stacked(parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray]:
     """Replicate 0's rows across the parts, and each row's probability of being drawn into a batch.
 
     Weighted workflows are honoured by drawing rows in proportion to their weight.
     """
-    x = np.concatenate([p.data.cols[col][0] for p in parts])
-    w = np.concatenate([np.full(p.data.n, p.weight) for p in parts])
+    x, weights = rowbased.stacked(parts, 0)
+    w = np.ones(len(x)) if weights is None else weights
     return x, w / w.sum()
 
 
