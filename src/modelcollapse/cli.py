@@ -112,37 +112,22 @@ def _run(
         highlight=False,
     )
     show(out)
-    _flag_problems(out)
-    _timings(out)
+    _after_run(out)
     if summary.failed:
         raise typer.Exit(1)
 
 
-def _timings(out: Path) -> None:
-    """Time per cell (the sum of its chunks), so the expensive corners of a sweep are visible."""
-    from modelcollapse.store import Store
-
-    with Store.open(out, read_only=True) as store:
-        t = store.table(
-            """SELECT c.experiment, c.sweep, sum(k.seconds) AS seconds FROM chunks k
-               JOIN cells c ON c.config_hash = k.config_hash GROUP BY ALL ORDER BY seconds DESC"""
-        )
-    if len(t) > 1:
-        slow = t.iloc[0]
-        err.print(
-            f"time per cell: mean {t.seconds.mean():.2f} s, median {t.seconds.median():.2f} s, "
-            f"slowest {slow.seconds:.2f} s ({slow.experiment} {slow.sweep})",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-
-def _flag_problems(out: Path) -> None:
-    """Failed chunks (with their error; a rerun retries them) and non-finite metric values."""
+def _after_run(out: Path) -> None:
+    """Failed chunks (with their error; a rerun retries them), non-finite metric values, and the time per
+    cell (the sum of its chunks), so the expensive corners of a sweep are visible."""
     from modelcollapse.store import Store
 
     with Store.open(out, read_only=True) as store:
         failures, nonfinite = store.failures(), store.nonfinite()
+        t = store.table(
+            """SELECT c.experiment, c.sweep, sum(k.seconds) AS seconds FROM chunks k
+               JOIN cells c ON c.config_hash = k.config_hash GROUP BY ALL ORDER BY seconds DESC"""
+        )
     for f in failures.itertuples():
         line = f"[red]failed:[/red] {f.experiment} {f.sweep} block {f.block}: {f.error}"
         err.print(line, highlight=False, soft_wrap=True)
@@ -154,6 +139,14 @@ def _flag_problems(out: Path) -> None:
         err.print(
             f"[yellow]non-finite:[/yellow] {r.experiment} {r.workflow} {r.metric}: {r.values} value(s) NaN or inf "
             f"from generation {r.first_generation}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(t) > 1:
+        slow = t.iloc[0]
+        err.print(
+            f"time per cell: mean {t.seconds.mean():.2f} s, median {t.seconds.median():.2f} s, "
+            f"slowest {slow.seconds:.2f} s ({slow.experiment} {slow.sweep})",
             highlight=False,
             soft_wrap=True,
         )

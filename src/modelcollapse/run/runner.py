@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -150,12 +151,12 @@ def run(
             store.add_sweep_columns(point)
             store.register_cell(key, exp.name, point, exp.model_dump(mode="json"))
             size, nblocks = block_count(exp)
+            durable = getattr(exp.family(), "durable", False)
             for block in range(nblocks):
                 keep = min(size, exp.replicates - block * size)
                 if store.done(key, block, keep):
                     skipped += 1
                 else:
-                    durable = getattr(exp.family(), "durable", False)
                     folder = generations_folder(out, key, block) if durable else None
                     todo.append(Chunk(key, point, exp, block, block * size, keep, folder))
         total = len(todo) + skipped
@@ -163,7 +164,7 @@ def run(
             executor = "inline"
         results = executors.executor(executor)(todo, workers, address)
         failed = 0
-        left = {key: sum(c.key == key for c in todo) for key in {c.key for c in todo}}  # chunks per unfinished cell
+        left = Counter(c.key for c in todo)  # chunks still to do, per unfinished cell
         gens_total = sum(c.exp.generations * len(c.exp.workflow) * c.keep for c in todo)
         gens_done = 0
         for done, (c, res, seconds) in enumerate(results, start=skipped + 1):
