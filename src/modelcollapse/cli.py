@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from modelcollapse.run.loading import ConfigError, apply_overrides, expand, read_yaml
+from modelcollapse.run.loading import GRID_AXES, ConfigError, apply_overrides, expand, read_yaml
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse.")
 console = Console(width=max(Console().width, 140))
@@ -158,7 +158,8 @@ def show(
     generation: Annotated[list[int] | None, typer.Option("--generation", "-g", help="generations to show")] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metrics to show")] = None,
 ) -> None:
-    """A table of metric mean ± standard error per workflow at chosen generations."""
+    """A table of metric mean ± standard error per workflow at chosen generations (a grid: N_real x N_syn)."""
+    from modelcollapse.report.grid import declared_axes
     from modelcollapse.store import Store
 
     try:
@@ -169,6 +170,17 @@ def show(
         gens = generation or _default_generations(store)
         df = store.summary(gens, metric)
         sweep = store.sweep_columns()
+        grid, declared = None, {}
+        if set(GRID_AXES) <= set(sweep):  # real-synthetic cells: each at its last generation, as a grid
+            every = store.table("SELECT DISTINCT generation FROM results")["generation"].tolist()
+            grid = store.summary(sorted(every), metric)
+            sweep = [c for c in sweep if c not in GRID_AXES]
+            df, grid = df[df.n_real.isna()], grid[grid.n_real.notna()]
+            declared = declared_axes(store)
+    if grid is not None and not grid.empty:
+        _show_grid(grid, sweep, declared)
+        if df.empty:
+            return
     if df.empty:
         _fail(f"no rows for generations {gens} and metrics {metric or 'all'}")
     for keys, part in df.groupby(["experiment", *sweep], sort=True, dropna=False):
@@ -186,6 +198,26 @@ def show(
                 for r in rows.to_dict("records")
             }
             table.add_row(str(m), str(w), *(cells.get(g, "") for g in gens))
+        console.print(table)
+
+
+def _show_grid(df, others: list[str], declared: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """Real-synthetic grids: one table per metric, N_real down and N_syn across, at each cell's last generation
+    (the proportion design's extra cells are in the figures and the export)."""
+    from modelcollapse.report.grid import axes_of
+
+    df = df[df.generation == df.groupby(["experiment", *others, *GRID_AXES], dropna=False).generation.transform("max")]
+    for keys, part in df.groupby(["experiment", *others, "metric"], sort=True, dropna=False):
+        title = f"{keys[0]}  " + ", ".join(f"{c}={v}" for c, v in zip([*others, "metric"], keys[1:], strict=True))
+        reals, syns = axes_of(part, declared.get(keys[0]))
+        table = Table(title=f"{title}  (mean±se; rows N_real, columns N_syn)", title_justify="left")
+        table.add_column("N_real", justify="right", no_wrap=True)
+        for syn in syns:
+            table.add_column(str(int(syn)), justify="right", no_wrap=True)
+        values = {(x["n_real"], x["n_syn"]): x for x in part.to_dict("records")}
+        for r in reals:
+            row = [values.get((r, syn)) for syn in syns]
+            table.add_row(str(int(r)), *("" if x is None else f"{x['mean']:.3g}±{x['se']:.1g}" for x in row))
         console.print(table)
 
 
@@ -282,12 +314,16 @@ def plot(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="figure folder (default FOLDER/figures)")] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metrics to draw (default all)")] = None,
 ) -> None:
-    """Draw metric-vs-generation figures (PNG and PDF) with theory overlays from a results folder."""
+    """Draw metric-vs-generation figures (PNG and PDF) with theory overlays from a results folder.
+
+    Real-synthetic grids get heatmaps over (N_real, N_syn) and curves instead.
+    """
     from modelcollapse.report.figures import plot_folder
+    from modelcollapse.report.grid import grid_figures
 
     if not (folder / "results.duckdb").exists():
         _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
-    for path in plot_folder(folder, out, metric):
+    for path in plot_folder(folder, out, metric) + grid_figures(folder, out, metric):
         console.print(str(path), highlight=False)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from modelcollapse.report.predictions import predict
 from modelcollapse.report.summary import Cell, cells, statistics
+from modelcollapse.run.loading import GRID_AXES
 from modelcollapse.store import Store
 
 HEAVY_TAILED = {"cov_trace_ratio", "w2_sq", "test_nll", "second_moment"}  # summarised by median and quantiles
@@ -45,10 +46,12 @@ def plot_folder(
 ) -> list[Path]:
     """Draw every metric of every experiment (of the cells in ``keys``, when given) in a results folder.
 
-    Returns the PNG paths; a PDF and the CSV of the drawn series sit beside each.
+    Returns the PNG paths; a PDF and the CSV of the drawn series sit beside each. Real-synthetic grid
+    cells are drawn by :func:`modelcollapse.report.grid.grid_figures` instead.
     """
     with Store.open(folder, read_only=True) as store:
         all_cells, stats = cells(store, keys), statistics(store)
+    all_cells = [c for c in all_cells if not all(k in c.point for k in GRID_AXES)]
     out_dir = Path(out) if out else Path(folder) / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from modelcollapse.run.config import Experiment
+from modelcollapse.theory import cardinality, discrete, gaussian, gaussian1d, kde, mixing, regression
 from modelcollapse.theory import dey_donoho as dd
-from modelcollapse.theory import discrete, gaussian, gaussian1d, kde, mixing, regression
 
 Curves = dict[str, np.ndarray]
 
@@ -40,6 +40,8 @@ def _gaussian(exp: Any, wf: Any) -> Curves:
     d, tr0 = len(src.mean), float(np.trace(src.cov))
     est, cov = exp.model.estimator, exp.model.covariance
     t = np.arange(1, g + 1)
+    if wf.kind == "real-synthetic":
+        return _gaussian_grid(exp, wf, src)
     if cov == "known":
         return _gaussian_known(exp, wf, tr0)
     out: Curves = {}
@@ -72,6 +74,30 @@ def _gaussian(exp: Any, wf: Any) -> Curves:
             e, v = mixing.fresh_pooled(g, n_r, n_s, tr0)  # s6a, per coordinate and summed
             out["mean_sq_error"], out["cov_trace_ratio"] = e, v / tr0
     return out
+
+
+def _at_last(exp: Any, values: dict[str, float]) -> Curves:
+    """Curves that are NaN (no prediction) before the last generation: a real-synthetic cell's measurement."""
+    out = {}
+    for metric, value in values.items():
+        curve = np.full(exp.generations, np.nan)
+        curve[-1] = value
+        out[metric] = curve
+    return out
+
+
+def _gaussian_grid(exp: Any, wf: Any, src: Any) -> Curves:
+    """A real-synthetic cell: the pooled mean of fresh real points and generator draws (theory.cardinality)."""
+    m, k, est = exp.samples_per_generation, wf.generator, exp.model.estimator
+    d, tr0 = len(src.mean), float(np.trace(src.cov))
+    if exp.model.covariance == "known":  # the generator's draws have the true covariance
+        mahal = cardinality.pooled_error(wf.real, wf.synthetic, d, d, k * d / m)
+        nll = 0.5 * (d * np.log(2 * np.pi) + np.linalg.slogdet(src.cov)[1] + d + mahal)
+        error = cardinality.pooled_error(wf.real, wf.synthetic, tr0, tr0, k * tr0 / m)
+        return _at_last(exp, {"mean_sq_error": error, "test_nll": nll})
+    v_gen = float(gaussian.replace_trace(k, m, tr0, est))
+    e_gen = float(gaussian.replace_mean_sq_error(k, m, tr0, est))
+    return _at_last(exp, {"mean_sq_error": cardinality.pooled_error(wf.real, wf.synthetic, tr0, v_gen, e_gen)})
 
 
 def _gaussian_known(exp: Any, wf: Any, tr0: float) -> Curves:
@@ -113,6 +139,14 @@ def _regression(exp: Any, wf: Any) -> Curves:
     if mdl.kind != "ols" or mdl.noise != "known" or n <= d + 1:
         return {}
     sigma2 = src.noise_std**2
+    if wf.kind == "real-synthetic":
+        if src.design != "fresh":  # the synthetic rows would reuse the generator's own inputs
+            return {}
+        if wf.real + wf.synthetic <= d + 3:  # the risk's variance is infinite: no standard error to compare with
+            return {}
+        gen_risk = wf.generator * regression.base_error(d, n, sigma2)  # s3: replace, any design
+        risk = cardinality.regression_excess_risk(wf.real, wf.synthetic, d, sigma2, gen_risk)
+        return _at_last(exp, {"excess_risk": risk, "test_mse": risk + sigma2})
     base = regression.base_error(d, n, sigma2)
     rho = None
     if wf.kind == "replace":
@@ -129,6 +163,11 @@ def _categorical(exp: Any, wf: Any) -> Curves:
     n, g = exp.samples_per_generation, exp.generations
     if exp.model.smoothing:
         return {}
+    if wf.kind == "real-synthetic":
+        c = 1.0 - float(p0 @ p0)
+        kept = (1 - 1 / n) ** wf.generator  # s8: E Gini-Simpson of the generator, relative to the truth's
+        error = cardinality.pooled_error(wf.real, wf.synthetic, c, c * kept, c * (1 - kept))
+        return _at_last(exp, {"l2_sq_to_truth": error})
     if wf.kind == "replace":
         t = np.arange(1, g + 1)
         return {

@@ -14,6 +14,7 @@ import yaml
 
 from modelcollapse.report import extras
 from modelcollapse.report.figures import plot_folder
+from modelcollapse.report.grid import grid_figures
 from modelcollapse.report.samples import sample_figures
 from modelcollapse.report.summary import theory_comparison
 from modelcollapse.run.loading import expand
@@ -109,7 +110,8 @@ def reproduce(
         if repro.effect:
             effect(store, keys, **repro.effect).to_csv(out / "effect.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
-    figures = plot_folder(out, keys=keys) + extras.figures(name, out, keys) + sample_figures(out, keys)
+    figures = plot_folder(out, keys=keys) + grid_figures(out, keys=keys) + extras.figures(name, out, keys)
+    figures += sample_figures(out, keys)
     return Outcome(summary, figures)
 
 

@@ -665,6 +665,27 @@ class FreshConfig(_Workflow):
         return workflows.fresh(n_r, n_s, self.real_weight)
 
 
+class RealSyntheticConfig(_Workflow):
+    """``real`` fresh real rows plus ``synthetic`` rows from generation ``generator`` of a replace chain.
+
+    One cell of the real-synthetic grid (see :class:`GridConfig`); it measures generation ``generator + 1``.
+    """
+
+    kind: Literal["real-synthetic"]
+    real: Annotated[int, Field(ge=0)]
+    synthetic: Annotated[int, Field(ge=0)]
+    generator: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _some_data(self) -> RealSyntheticConfig:
+        if self.real + self.synthetic == 0:
+            raise ValueError("real + synthetic must be at least 1")
+        return self
+
+    def build(self, n: int, generations: int) -> workflows.Workflow:
+        return workflows.real_synthetic(n, self.real, self.synthetic, self.generator)
+
+
 class WindowConfig(_Workflow):
     """Real data plus the last ``size`` synthetic batches."""
 
@@ -702,12 +723,39 @@ WorkflowConfig = Annotated[
     | MixConfig
     | RealFractionConfig
     | FreshConfig
+    | RealSyntheticConfig
     | WindowConfig
     | WeightsConfig,
     Field(discriminator="kind"),
 ]
 WORKFLOWS = _by_kind(WorkflowConfig)
 WORKFLOW_KINDS = list(WORKFLOWS)
+
+
+
+class GridConfig(_Strict):
+    """The real-synthetic grid (Kazdan et al. 2024): one cell per (N_real, N_syn), every family.
+
+    Cells are ``real x synthetic`` (the cardinality grid) plus, for each total in ``totals``, the splits
+    ``N_real = round(p * total)`` for ``p`` in ``proportions`` (the proportion curves); (0, 0) is left out.
+    The generator is model ``generator`` of a replace chain started from ``samples_per_generation`` real
+    points (1: fitted to them); no cell's real rows are ones it saw.
+    """
+
+    real: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    synthetic: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    generator: PositiveInt = 1
+    totals: list[PositiveInt] = []
+    proportions: list[Fraction] = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+    def cells(self) -> list[tuple[int, int]]:
+        pairs = {(r, s) for r in self.real for s in self.synthetic}
+        pairs |= {(round(p * t), t - round(p * t)) for t in self.totals for p in self.proportions}
+        return sorted(pairs - {(0, 0)})
+
+    def workflow(self, real: int, synthetic: int) -> dict[str, Any]:
+        return {"kind": "real-synthetic", "real": real, "synthetic": synthetic, "generator": self.generator}
+
 
 # ---- the experiment --------------------------------------------------------
 
@@ -725,6 +773,7 @@ class Experiment(_Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     metrics: list[str] | None = None
     sweep: dict[str, Any] | None = None  # expanded by run.loading.expand: lists, and zip groups
+    grid: dict[str, Any] | None = None  # a real-synthetic grid, expanded by run.loading.expand
 
     @field_validator("workflow", mode="before")
     @classmethod
@@ -757,6 +806,12 @@ class Experiment(_Strict):
                         f"workflow[{i}]: model {self.model.kind!r} has no fit(..., sample_weight=...); "
                         f"the {wf.kind} workflow needs it"
                     )
+        for i, wf in enumerate(self.workflow):
+            if isinstance(wf, RealSyntheticConfig) and self.generations != wf.generator + 1:
+                raise ValueError(
+                    f"workflow[{i}]: real-synthetic measures generation generator + 1 = {wf.generator + 1}; "
+                    f"generations is {self.generations}"
+                )
         if self.metrics is not None:
             known = self.family().metrics
             for m in self.metrics:

@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from modelcollapse.run.config import BUILTIN_MODELS, SOURCE_KINDS, USER_MODELS, WORKFLOW_KINDS, Experiment
+from modelcollapse.run.config import BUILTIN_MODELS, SOURCE_KINDS, USER_MODELS, WORKFLOW_KINDS, Experiment, GridConfig
 
 TAGGED = {"source", "model", "workflow"}  # fields whose error locations carry a union tag
+GRID_AXES = ("n_real", "n_syn")  # the sweep columns of a real-synthetic grid
 
 
 class ConfigError(ValueError):
@@ -85,23 +86,48 @@ def expand(raw: dict[str, Any]) -> list[tuple[dict[str, Any], Experiment]]:
     ``sweep`` maps dotted field paths to lists (a grid: every combination), and ``zip`` to one or
     more mappings of equal-length lists that vary together, e.g.
     ``{zip: {samples_per_generation: [10, 100], generations: [50, 5]}, source.dim: [2, 5]}`` is 4 cells.
+    A ``grid`` (:class:`~modelcollapse.run.config.GridConfig`) adds one axis, ``(n_real, n_syn)``, whose
+    cells set the workflow and the number of generations.
     """
     sweep = raw.get("sweep") or {}
     if not isinstance(sweep, dict):
         raise ConfigError("sweep: must map dotted field paths to lists of values")
-    base = {k: v for k, v in raw.items() if k != "sweep"}
+    grid = _grid(raw)
+    base = {k: v for k, v in raw.items() if k not in ("sweep", "grid")}
+    axes = _axes(sweep)
+    if grid is not None:
+        axes.append([dict(zip(GRID_AXES, cell, strict=True)) for cell in grid.cells()])
     cells = []
-    for combo in itertools.product(*_axes(sweep)):
+    for combo in itertools.product(*axes):
         point = {k: v for part in combo for k, v in part.items()}
         cfg = copy.deepcopy(base)
         for key, value in point.items():
-            set_path(cfg, key, value)
+            if key not in GRID_AXES:
+                set_path(cfg, key, value)
+        if grid is not None:
+            cfg["workflow"] = grid.workflow(point["n_real"], point["n_syn"])
+            cfg["generations"] = grid.generator + 1
         try:
             cells.append((point, validate(cfg)))
         except ConfigError as e:
             where = ", ".join(f"{k}={v!r}" for k, v in point.items())
             raise ConfigError(f"{e} (sweep cell {where})" if point else str(e)) from None
     return cells
+
+
+def _grid(raw: dict[str, Any]) -> GridConfig | None:
+    if raw.get("grid") is None:
+        return None
+    if not isinstance(raw["grid"], dict):
+        raise ConfigError("grid: must be a mapping with real, synthetic (lists of sizes) and optionally generator")
+    for field in ("workflow", "generations"):
+        if field in raw:
+            raise ConfigError(f"{field}: a grid sets it (one real-synthetic cell per size pair); remove {field}")
+    try:
+        return GridConfig.model_validate(raw["grid"])
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(explain({**err, "loc": ("grid", *err["loc"])})) from None
 
 
 def explain(err: Any) -> str:

@@ -27,7 +27,7 @@ Progress = Callable[[str, int, int], None]  # (description, done, total)
 
 def cell_key(exp: Experiment) -> str:
     """Identifies a cell's results: the config without replicates and name."""
-    return stable_hash(exp.model_dump(mode="json", exclude={"replicates", "name", "sweep"}))
+    return stable_hash(exp.model_dump(mode="json", exclude={"replicates", "name", "sweep", "grid"}))
 
 
 def real_key(exp: Experiment) -> str:

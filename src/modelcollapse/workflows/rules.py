@@ -94,6 +94,28 @@ def fresh(real_samples: int, synthetic_samples: int, real_weight: float | None =
     )
 
 
+def real_synthetic(n: int, real: int, synthetic: int, generator: int = 1) -> Workflow:
+    """Kazdan et al.'s real-synthetic cell: ``real`` fresh real rows plus ``synthetic`` rows from a generator.
+
+    Generations ``1..generator`` are a replace chain from the ``n`` real rows (generation 1 fits them);
+    its last model is the generator. Generation ``generator + 1`` trains on the new real rows, which no
+    generator saw, pooled with the generator's samples (|train| = real + synthetic).
+    """
+    last = generator + 1
+
+    def step(state, t, synth, fresh, rng):
+        if t < last:
+            return state, [Part(synth)]
+        return state, [Part(d) for d in (fresh, synth) if d is not None]
+
+    return Workflow(
+        init=lambda real_rows: None,
+        step=step,
+        synthetic_size=lambda t: n if t < last else synthetic,
+        fresh_size=lambda t: real if t == last else 0,
+    )
+
+
 def window(n: int, size: int) -> Workflow:
     """Real data plus the last ``size`` synthetic batches."""
 
