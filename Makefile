@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install corpus demo test lint bench clean
+.PHONY: install corpus browser demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,16 +18,21 @@ $(STAMP): pyproject.toml
 # Fashion-MNIST (MIT) for the image models. Tests that need them skip, saying why, where they are missing.
 CORPUS := /usr/share/games/fortunes
 FASHION := /usr/share/datasets/fashion-mnist
+# A headless browser for the HTML report's test (driven by playwright); the test skips, saying why, without it.
+CHROMIUM := /usr/bin/chromium
 APT := apt-get install -y -qq --no-install-recommends
 
-$(CORPUS) $(FASHION):
+$(CORPUS) $(FASHION) $(CHROMIUM):
 	-[ "$$(id -u)" = 0 ] && ($(APT) $(PACKAGE) >/dev/null 2>&1 || \
 	  (apt-get update -qq >/dev/null 2>&1 && $(APT) $(PACKAGE) >/dev/null 2>&1))
 
 $(CORPUS): PACKAGE := fortunes
 $(FASHION): PACKAGE := dataset-fashion-mnist
+$(CHROMIUM): PACKAGE := chromium
 
 corpus: $(CORPUS) $(FASHION)
+
+browser: $(CHROMIUM)
 
 install: $(STAMP)
 
@@ -35,7 +40,7 @@ demo: $(STAMP)
 	$(BIN)/modelcollapse run src/modelcollapse/configs/demo-linear-regression.yaml --out results/demo/linear-regression
 	$(BIN)/modelcollapse run src/modelcollapse/configs/demo-gaussian.yaml --out results/demo/gaussian
 
-test: $(STAMP) corpus
+test: $(STAMP) corpus browser
 	$(BIN)/pytest
 
 lint: $(STAMP)

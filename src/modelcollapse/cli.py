@@ -340,6 +340,7 @@ def reproduce(
         float, typer.Option("--scale", min=0.01, help="multiply data, steps and width of a neural reproduction (GPU)")
     ] = 1.0,
     device: Annotated[str | None, typer.Option("--device", help="neural models: auto, cpu, cuda, cuda:N")] = None,
+    html: Annotated[bool, typer.Option("--html", help="also write OUT/report.html (self-contained)")] = False,
 ) -> None:
     """Reproduce a published result: results, summary.csv (simulated vs predicted, z) and figures."""
     from modelcollapse.report.reproduce import available, worst_rows
@@ -359,7 +360,7 @@ def reproduce(
     if out is None:
         _fail("give --out DIR")
     assert out is not None
-    outcome = run_reproduction(name, out, replicates, workers, scale=scale, device=device)
+    outcome = run_reproduction(name, out, replicates, workers, scale=scale, device=device, html=html)
     console.print(f"{repros[name].title}\nclaim: {repros[name].claim}", highlight=False)
     console.print(f"{len(outcome.summary)} predicted points; worst |z| = {outcome.worst_z:.2f}", highlight=False)
     if len(outcome.summary):
@@ -369,6 +370,24 @@ def reproduce(
 
         console.print(pd.read_csv(out / "effect.csv").to_string(index=False, float_format="%.4g"), highlight=False)
     console.print(f"summary: {out / 'summary.csv'}; {len(outcome.figures)} figures in {out / 'figures'}")
+    if html:
+        console.print(f"report: {out / 'report.html'}", highlight=False)
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="results folder")],
+    html: Annotated[Path, typer.Option("--html", help="the HTML file to write (self-contained)")],
+    title: Annotated[str | None, typer.Option("--title", help="heading (default: the experiment's name)")] = None,
+) -> None:
+    """Write one self-contained HTML report: configs, tables with standard errors, interactive figures,
+    theory z-scores, collapse verdicts and run metadata; it opens offline and can be sent as one file."""
+    from modelcollapse.report.html import write_html
+
+    if not (folder / "results.duckdb").exists():
+        _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
+    path = write_html(folder, html, title=title)
+    console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
 
 
 @app.command()

@@ -87,11 +87,12 @@ def reproduce(
     progress: Progress | None = None,
     scale: float = 1.0,
     device: str | None = None,
+    html: bool = False,
 ) -> Outcome:
     """Run a bundled reproduction into ``out``: results.duckdb, summary.csv and figures/.
 
     ``scale`` multiplies the reproduction's size fields (data, steps, width: for a GPU);
-    ``device`` sets the device of its neural models.
+    ``device`` sets the device of its neural models; ``html`` also writes ``report.html``.
     """
     repro = available()[name]
     out = Path(out)
@@ -112,6 +113,10 @@ def reproduce(
     summary.to_csv(out / "summary.csv", index=False)
     figures = plot_folder(out, keys=keys) + grid_figures(out, keys=keys) + extras.figures(name, out, keys)
     figures += sample_figures(out, keys)
+    if html:
+        from modelcollapse.report.html import write_html
+
+        write_html(out, out / "report.html", keys, title=f"{repro.name}: {repro.title}", claim=repro.claim)
     return Outcome(summary, figures)
 
 

@@ -1,0 +1,390 @@
+"""One self-contained HTML report of a results folder: configs, tables with standard errors, interactive
+figures, theory z-scores, collapse verdicts and run metadata. Scripts, styles and images are inlined, so
+the file opens anywhere, offline.
+
+The figures are drawn in the browser (``assets/report.js``, plain SVG) from the data embedded in the page:
+hovering shows the values, the workflow switches show and hide a workflow in every figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from modelcollapse.metrics.assess import assess
+from modelcollapse.report import grid
+from modelcollapse.report.figures import HEAVY_TAILED, LABELS
+from modelcollapse.report.predictions import predict
+from modelcollapse.report.summary import Cell, cells, statistics, theory_comparison
+from modelcollapse.store import Store
+
+MAX_POINTS = 240  # generations drawn per series (evenly thinned beyond this; tables keep the chosen ones)
+TABLE_GENERATIONS = 8
+
+
+def write_html(
+    folder: str | Path,
+    path: str | Path,
+    keys: set[str] | None = None,
+    title: str | None = None,
+    claim: str | None = None,
+) -> Path:
+    """Write the report of ``folder`` (only the cells in ``keys``, when given) to ``path``.
+
+    ``claim`` is a paragraph under the title, e.g. the published result a reproduction checks.
+    """
+    folder, path = Path(folder), Path(path)
+    with Store.open(folder, read_only=True) as store:
+        all_cells, stats = cells(store, keys), statistics(store)
+        theory = theory_comparison(store, keys=keys)
+        runs = store.table("SELECT * FROM runs ORDER BY started")
+        chunks = store.table("SELECT config_hash, sum(seconds) AS seconds FROM chunks GROUP BY ALL")
+        failures, nonfinite = store.failures(), store.nonfinite()
+        declared = grid.declared_axes(store)
+    chosen = {c.key for c in all_cells}
+    stats = stats[stats.config_hash.isin(chosen)]
+    curves = [c for c in all_cells if not grid.is_grid(c)]
+    grids = grid.table([c for c in all_cells if grid.is_grid(c)], stats)
+    data = {
+        "workflows": sorted({str(w) for w in stats.workflow.unique()} - {"real-synthetic"}),
+        "charts": _charts(curves, stats),
+        "grids": _grids(grids, declared),
+    }
+    verdicts = pd.DataFrame(assess(folder))
+    if len(verdicts):  # a grid cell is one model, not a trajectory: its verdicts would say nothing
+        verdicts = verdicts[verdicts.setting.isin({c.label for c in curves})]
+    experiments = sorted({c.experiment for c in all_cells})
+    name = title or (experiments[0] if len(experiments) == 1 else folder.name)
+    body = [
+        f"<header><h1>{_e(name)}</h1><p class=meta>modelcollapse report of <code>{_e(folder)}</code>, "
+        f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {len(all_cells)} cell(s), "
+        f"{len(failures)} failed chunk(s)</p>"
+        + (f"<p class=claim>{_e(claim)}</p>" if claim else "")
+        + f"{_nav()}</header>",
+        _section("verdicts", "Does it collapse? Verdicts per definition", _verdicts(verdicts)),
+        _section("figures", "Figures", _figure_shells(data)),
+        _section("theory", "Theory vs simulation", _theory(theory)),
+        _section(
+            "tables",
+            "Metrics per workflow and generation (mean ± standard error)",
+            _tables(curves, grids, stats, declared),
+        ),
+        _section("static", "Figure files", _static(folder / "figures")),
+        _section("configs", "Configurations", _configs(runs, all_cells)),
+        _section("metadata", "Run metadata", _metadata(runs, chunks, failures, nonfinite, all_cells)),
+    ]
+    page = _PAGE.format(
+        title=_e(name),
+        css=_asset("report.css"),
+        js=_asset("report.js"),
+        data=_json(data),
+        body="\n".join(body),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><style>{css}</style></head>
+<body>{body}
+<div id="tooltip" role="tooltip"></div>
+<script type="application/json" id="report-data">{data}</script>
+<script>{js}</script>
+</body></html>
+"""
+
+
+def _asset(name: str) -> str:
+    return (resources.files("modelcollapse.report") / "assets" / name).read_text(encoding="utf-8")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _num(v: Any) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _json(data: Any) -> str:
+    """JSON for a <script> element: NaN/inf as null, and no '</' that could close the element."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=str)
+    return text.replace("</", "<\\/")
+
+
+def _nav() -> str:
+    names = ["verdicts", "figures", "theory", "tables", "static", "configs", "metadata"]
+    return "<nav>" + " · ".join(f'<a href="#{n}">{n}</a>' for n in names) + "</nav>"
+
+
+def _section(anchor: str, heading: str, content: str) -> str:
+    return f'<section id="{anchor}"><h2>{_e(heading)}</h2>{content}</section>'
+
+
+def _thin(n: int) -> np.ndarray:
+    return np.unique(np.linspace(0, n - 1, min(n, MAX_POINTS)).round().astype(int))
+
+
+def _charts(group: list[Cell], stats: pd.DataFrame) -> list[dict[str, Any]]:
+    """One chart per (cell, metric): a series per workflow with its band, and theory where it is exact."""
+    charts: list[dict[str, Any]] = []
+    for cell in group:
+        preds = predict(cell.exp)
+        data = stats[(stats.config_hash == cell.key) & (stats.metric != "train_size")]
+        for metric, m in data.groupby("metric", sort=True):
+            series = []
+            for workflow, s in m.groupby("workflow", sort=True):
+                s = s.sort_values("generation").iloc[_thin(len(s))]
+                pred = preds.get((str(workflow), str(metric)))
+                robust = metric in HEAVY_TAILED and pred is None
+                centre = s["median"] if robust else s["mean"]
+                lo, hi = (s.q10, s.q90) if robust else (s["mean"] - 1.96 * s.se, s["mean"] + 1.96 * s.se)
+                series.append(
+                    {
+                        "workflow": str(workflow),
+                        "x": s.generation.astype(int).tolist(),
+                        "y": [_num(v) for v in centre],
+                        "lo": [_num(v) for v in lo],
+                        "hi": [_num(v) for v in hi],
+                        "se": [_num(v) for v in s.se],
+                        "theory": None if pred is None else [_num(pred[g - 1]) for g in s.generation.astype(int)],
+                        "statistic": "median (10-90%)" if robust else "mean (95% CI)",
+                    }
+                )
+            charts.append(
+                {
+                    "id": f"chart-{len(charts)}",
+                    "title": f"{cell.label}: {metric}",
+                    "experiment": cell.experiment,
+                    "metric": str(metric),
+                    "ylabel": LABELS.get(str(metric), str(metric)),
+                    "series": series,
+                }
+            )
+    return charts
+
+
+def _grids(t: pd.DataFrame, declared: dict[str, tuple[list[int], list[int]]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if t.empty:
+        return out
+    for (experiment, facet, metric), part in t.groupby(["experiment", "facet", "metric"], sort=True):
+        reals, syns = grid.axes_of(part, declared.get(str(experiment)))
+        rows = [
+            {
+                "r": int(r["n_real"]),
+                "s": int(r["n_syn"]),
+                "mean": _num(r["centre"]),
+                "se": _num(r["se"]),
+                "pred": _num(r["predicted"]),
+                "z": _num(r["z"]),
+                "ratio": _num(r["ratio"]),
+                "base": _num(r["real_only"]),
+            }
+            for r in part.to_dict("records")
+        ]
+        out.append(
+            {
+                "id": f"grid-{len(out)}",
+                "title": f"{experiment}{f' [{facet}]' if facet else ''}: {metric}",
+                "metric": str(metric),
+                "ylabel": LABELS.get(str(metric), str(metric)),
+                "ratio": metric not in grid.LOG_LOSSES and bool((part.centre > 0).all()),
+                "reals": reals,
+                "syns": syns,
+                "cells": rows,
+            }
+        )
+    return out
+
+
+def _figure_shells(data: dict[str, Any]) -> str:
+    """Containers the script draws into, and the workflow switches shared by every figure."""
+    parts = []
+    if data["workflows"]:
+        boxes = "".join(
+            f'<label class="toggle"><input type="checkbox" class="wf-toggle" value="{_e(w)}" checked>'
+            f'<span class="swatch" data-workflow="{_e(w)}"></span>{_e(w)}</label>'
+            for w in data["workflows"]
+        )
+        parts.append(f'<div class="toggles"><b>Workflows</b> (shown in every figure): {boxes}</div>')
+    for g in data["grids"]:
+        parts.append(
+            f'<figure class="grid-figure" data-grid="{g["id"]}"><figcaption>{_e(g["title"])}</figcaption></figure>'
+        )
+    charts = "".join(
+        f'<figure class="chart" data-chart="{c["id"]}"><figcaption>{_e(c["title"])}</figcaption></figure>'
+        for c in data["charts"]
+    )
+    if charts:
+        parts.append(f'<div class="charts">{charts}</div>')
+    parts.append("<p class=hint>Hover a figure for values; theory is dashed where a closed form exists.</p>")
+    return "".join(parts)
+
+
+def _table(df: pd.DataFrame, classes: str = "") -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>" for r in df.itertuples(index=False))
+    return f'<table class="{classes}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return "" if not math.isfinite(v) else _e(f"{v:.4g}")
+    return _e(v)
+
+
+def _fmt(mean: float, se: float) -> str:
+    return f"{mean:.4g} ± {se:.2g}" if math.isfinite(se) else f"{mean:.4g}"
+
+
+def _verdicts(v: pd.DataFrame) -> str:
+    if v.empty:
+        return "<p>No trajectories to judge (real-synthetic grid cells each measure one model: see the figures).</p>"
+    names = dict(zip(v.definition, v.name, strict=False))
+    rows = []
+    for (setting, workflow), part in v.groupby(["setting", "workflow"], sort=True):
+        by = {r["definition"]: r for r in part.to_dict("records")}
+        tds = []
+        for d in sorted(names):
+            r = by.get(d)
+            verdict = "" if r is None else str(r["outcome"])
+            note = "" if r is None else _evidence(r)
+            cls = {"collapses": "bad", "does not collapse": "good"}.get(verdict, "undetermined")
+            tds.append(f'<td class="{cls}" title="{_e(note)}">{_e(verdict)}</td>')
+        rows.append(f"<tr><td>{_e(setting)}</td><td>{_e(workflow)}</td>{''.join(tds)}</tr>")
+    head = "".join(f"<th>{d}. {_e(names[d])}</th>" for d in sorted(names))
+    return (
+        "<p>Each definition of collapse (Schaeffer et al. 2025) judged from the metric trajectories; "
+        "hover a verdict for its evidence.</p>"
+        f'<table class="verdicts"><thead><tr><th>setting</th><th>workflow</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _evidence(r: dict[Any, Any]) -> str:
+    parts = [f"metric {r['metric']}"] if r.get("metric") else []
+    if _num(r["statistic"]) is not None:
+        parts.append(
+            f"statistic {r['statistic']:.4g} ({r['threshold']})"
+            if r.get("threshold")
+            else f"statistic {r['statistic']:.4g}"
+        )
+    if r.get("first_generation") is not None and _num(r["first_generation"]) is not None:
+        parts.append(f"from generation {int(r['first_generation'])}")
+    if _num(r["confidence"]) is not None:
+        parts.append(f"z {r['confidence']:.3g}")
+    return "; ".join([*parts, str(r["note"])] if r.get("note") else parts)
+
+
+def _theory(t: pd.DataFrame) -> str:
+    if t.empty:
+        return "<p>No closed form applies to these cells; the figures show the simulations alone.</p>"
+    t = t.assign(abs_z=t.z.abs())
+    by = t.groupby(["reproduction", "metric"]).agg(points=("z", "size"), worst_abs_z=("abs_z", "max"))
+    by["mean_z_sq"] = t.assign(z2=t.z**2).groupby(["reproduction", "metric"]).z2.mean()
+    worst = t.sort_values("abs_z", ascending=False).head(400).drop(columns=["abs_z", "reproduction"])
+    return (
+        f"<p>{len(t)} simulated points have an exact prediction; z = (simulated − predicted) / standard error. "
+        "Without error in the theory |z| exceeds 3 in about 1 point in 370.</p>"
+        + _table(by.reset_index().rename(columns={"reproduction": "experiment"}))
+        + f"<details><summary>every compared point, largest |z| first ({len(worst)} shown)</summary>"
+        + _table(worst, "wide")
+        + "</details>"
+    )
+
+
+def _tables(group: list[Cell], grids: pd.DataFrame, stats: pd.DataFrame, declared: dict[str, Any]) -> str:
+    parts = []
+    for cell in group:
+        data = stats[stats.config_hash == cell.key]
+        gens = sorted(data.generation.unique())
+        shown = [
+            gens[i]
+            for i in np.unique(np.linspace(0, len(gens) - 1, min(len(gens), TABLE_GENERATIONS)).round().astype(int))
+        ]
+        pick = data[data.generation.isin(shown)]
+        wide = pick.assign(v=[_fmt(m, s) for m, s in zip(pick["mean"], pick.se, strict=True)]).pivot_table(
+            index=["metric", "workflow"], columns="generation", values="v", aggfunc="first"
+        )
+        wide.columns = [f"gen {g}" for g in wide.columns]
+        parts.append(f"<details open><summary>{_e(cell.label)}</summary>{_table(wide.reset_index())}</details>")
+    if not grids.empty:
+        for (experiment, facet, metric), part in grids.groupby(["experiment", "facet", "metric"], sort=True):
+            reals, syns = grid.axes_of(part, declared.get(str(experiment)))
+            cellv = {(r["n_real"], r["n_syn"]): _fmt(r["centre"], r["se"]) for r in part.to_dict("records")}
+            df = pd.DataFrame(
+                [[r, *(cellv.get((r, s), "") for s in syns)] for r in reals], columns=["N_real \\ N_syn", *syns]
+            )
+            title = f"{experiment}{f' [{facet}]' if facet else ''}: {metric} (real-synthetic grid, last generation)"
+            parts.append(f"<details open><summary>{_e(title)}</summary>{_table(df)}</details>")
+    return "".join(parts) or "<p>No results.</p>"
+
+
+def _static(figures: Path) -> str:
+    pngs = sorted(figures.glob("*.png")) if figures.is_dir() else []
+    if not pngs:
+        return "<p>No figure files in this folder (<code>modelcollapse plot DIR</code> writes them).</p>"
+    items = "".join(
+        f'<figure class="static"><img alt="{_e(p.name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{_e(p.name)}</figcaption></figure>'
+        for p in pngs
+    )
+    return f"<details><summary>{len(pngs)} PNG file(s) from {_e(figures)}</summary>{items}</details>"
+
+
+def _configs(runs: pd.DataFrame, group: list[Cell]) -> str:
+    parts = []
+    seen = set()
+    for r in runs.to_dict("records"):
+        text = yaml.safe_dump(json.loads(r["config"]), sort_keys=False)
+        if text not in seen:
+            seen.add(text)
+            parts.append(
+                f"<details open><summary>{_e(r['experiment'])} (as run)</summary><pre>{_e(text)}</pre></details>"
+            )
+    if not parts:  # a run killed before it recorded itself: the cells' validated configs
+        for c in group:
+            text = yaml.safe_dump(c.exp.model_dump(mode="json", exclude_none=True), sort_keys=False)
+            parts.append(f"<details><summary>{_e(c.label)}</summary><pre>{_e(text)}</pre></details>")
+    return "".join(parts)
+
+
+def _metadata(
+    runs: pd.DataFrame, chunks: pd.DataFrame, failures: pd.DataFrame, nonfinite: pd.DataFrame, group: list[Cell]
+) -> str:
+    parts = []
+    if len(runs):
+        table = runs.assign(
+            started=[time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s)) for s in runs.started],
+            seconds=runs.seconds.round(1),
+        )[["experiment", "seed", "started", "seconds", "cells", "chunks_run", "chunks_skipped"]]
+        parts.append(_table(table))
+        versions = json.loads(runs.versions.iloc[-1])
+        parts.append("<p>Versions: " + ", ".join(f"{_e(k)} {_e(v)}" for k, v in versions.items()) + "</p>")
+    seconds = chunks[chunks.config_hash.isin({c.key for c in group})].seconds
+    if len(seconds):
+        parts.append(
+            f"<p>Time per cell: mean {seconds.mean():.2f} s, median {seconds.median():.2f} s, "
+            f"slowest {seconds.max():.2f} s, total {seconds.sum():.1f} s.</p>"
+        )
+    if len(failures):
+        parts.append("<h3>Failed cells</h3>" + _table(failures[["experiment", "sweep", "block", "error"]], "failures"))
+    else:
+        parts.append("<p>No failed cells.</p>")
+    if len(nonfinite):
+        parts.append("<h3>Non-finite values (NaN or inf)</h3>" + _table(nonfinite))
+    return "".join(parts)
