@@ -27,7 +27,8 @@
   function show(evt, lines) {
     tip.innerHTML = lines.join("<br>");
     tip.style.display = "block";
-    tip.style.left = (evt.pageX + 14) + "px";
+    const right = evt.clientX + 14 + tip.offsetWidth > document.documentElement.clientWidth;  // keep it on screen
+    tip.style.left = (right ? evt.pageX - 14 - tip.offsetWidth : evt.pageX + 14) + "px";
     tip.style.top = (evt.pageY + 14) + "px";
   }
   function hide() { tip.style.display = "none"; }
