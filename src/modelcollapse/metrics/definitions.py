@@ -8,6 +8,7 @@ parameters of :class:`Thresholds` so a user can state their own definition preci
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
@@ -223,7 +224,9 @@ def _relative_drop(
     traj: Trajectories, metric: str, kept: float, th: Thresholds, number: int, name: str, what: str
 ) -> Verdict:
     x = traj[metric]
-    means = np.nanmean(x, axis=0)
+    with warnings.catch_warnings():  # a metric undefined for this setting is NaN everywhere: its verdict is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(x, axis=0)
     ratio = means / means[0] if means[0] > 0 else np.full_like(means, np.nan)
     _, z = _paired_z(x[:, 0], x[:, -1])
     lost = ratio < kept

@@ -29,6 +29,7 @@ from modelcollapse.report.summary import Cell, cells, statistics, theory_compari
 from modelcollapse.store import Store
 
 MAX_POINTS = 240  # generations drawn per series (evenly thinned beyond this; tables keep the chosen ones)
+MAX_CHARTS = 300  # figures and cell tables in one page; a larger sweep is summarised (plot/export have it all)
 TABLE_GENERATIONS = 8
 
 
@@ -38,15 +39,17 @@ def write_html(
     keys: set[str] | None = None,
     title: str | None = None,
     claim: str | None = None,
+    theory: pd.DataFrame | None = None,
 ) -> Path:
     """Write the report of ``folder`` (only the cells in ``keys``, when given) to ``path``.
 
-    ``claim`` is a paragraph under the title, e.g. the published result a reproduction checks.
+    ``claim`` is a paragraph under the title, e.g. the published result a reproduction checks; ``theory``
+    replaces the computed theory comparison (a reproduction's summary, with its extra rows).
     """
     folder, path = Path(folder), Path(path)
     with Store.open(folder, read_only=True) as store:
         all_cells, stats = cells(store, keys), statistics(store)
-        theory = theory_comparison(store, keys=keys)
+        theory = theory_comparison(store, keys=keys) if theory is None else theory
         runs = store.table("SELECT * FROM runs ORDER BY started")
         chunks = store.table("SELECT config_hash, sum(seconds) AS seconds FROM chunks GROUP BY ALL")
         failures, nonfinite = store.failures(), store.nonfinite()
@@ -55,9 +58,11 @@ def write_html(
     stats = stats[stats.config_hash.isin(chosen)]
     curves = [c for c in all_cells if not grid.is_grid(c)]
     grids = grid.table([c for c in all_cells if grid.is_grid(c)], stats)
+    charts = _charts(curves, stats)
     data = {
         "workflows": sorted({str(w) for w in stats.workflow.unique()} - {"real-synthetic"}),
-        "charts": _charts(curves, stats),
+        "charts": charts[:MAX_CHARTS],
+        "omitted": len(charts[MAX_CHARTS:]),
         "grids": _grids(grids, declared),
     }
     verdicts = pd.DataFrame(assess(folder))
@@ -231,6 +236,11 @@ def _figure_shells(data: dict[str, Any]) -> str:
     )
     if charts:
         parts.append(f'<div class="charts">{charts}</div>')
+    if data["omitted"]:
+        parts.append(
+            f"<p class=hint>{data['omitted']} more figure(s) not drawn here, to keep the page light: "
+            "<code>modelcollapse plot DIR</code> draws every one.</p>"
+        )
     parts.append("<p class=hint>Hover a figure for values; theory is dashed where a closed form exists.</p>")
     return "".join(parts)
 
@@ -309,7 +319,11 @@ def _theory(t: pd.DataFrame) -> str:
 
 def _tables(group: list[Cell], grids: pd.DataFrame, stats: pd.DataFrame, declared: dict[str, Any]) -> str:
     parts = []
-    for cell in group:
+    if len(group) > MAX_CHARTS:
+        parts.append(
+            f"<p>The first {MAX_CHARTS} of {len(group)} cells; <code>modelcollapse export DIR</code> has all.</p>"
+        )
+    for cell in group[:MAX_CHARTS]:
         data = stats[stats.config_hash == cell.key]
         gens = sorted(data.generation.unique())
         shown = [

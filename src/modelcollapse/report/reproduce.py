@@ -116,7 +116,8 @@ def reproduce(
     if html:
         from modelcollapse.report.html import write_html
 
-        write_html(out, out / "report.html", keys, title=f"{repro.name}: {repro.title}", claim=repro.claim)
+        title = f"{repro.name}: {repro.title}"
+        write_html(out, out / "report.html", keys, title=title, claim=repro.claim, theory=summary)
     return Outcome(summary, figures)
 
 
