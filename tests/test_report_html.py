@@ -124,10 +124,13 @@ def test_the_page_in_a_headless_browser(report: Path) -> None:
         page.goto(report.as_uri())
         page.wait_for_selector("body[data-rendered=true]", timeout=20_000)
 
-        figures = page.locator("figure.chart, figure.grid-figure")
-        assert figures.count() == 3
-        for i in range(figures.count()):  # every figure is drawn: ink beyond the caption
-            assert _ink(figures.nth(i).locator("svg").screenshot()) > 0.03
+        # Every figure is drawn: two metrics x two workflows, the grid's heatmap and its two cuts.
+        drawn = page.locator("figure.chart svg, figure.grid-figure .heat svg")
+        assert drawn.count() == 5
+        for i in range(drawn.count()):
+            assert _ink(drawn.nth(i).screenshot()) > 0.03
+        share = page.locator('figure.chart[data-chart="grid-0-share"]')
+        assert share.locator("g.series").count() == 1  # the one total, 16: N_real = 0, 4, 8, 12, 16
 
         chart = page.locator('figure.chart[data-chart="chart-1"]')  # mean_sq_error
         assert chart.locator('g.series[data-workflow="replace"]').count() == 1
@@ -145,7 +148,7 @@ def test_the_page_in_a_headless_browser(report: Path) -> None:
         tip = page.locator("#tooltip")
         assert tip.is_visible() and "generation 11" in tip.inner_text() and "replace:" in tip.inner_text()
 
-        heat = page.locator("figure.grid-figure")
+        heat = page.locator("figure.grid-figure .heat")
         heat.locator('rect.cell[data-r="8"][data-s="32"]').hover()
         assert "N_real 8, N_syn 32" in tip.inner_text() and "theory" in tip.inner_text()
         colours = heat.locator("rect.cell").evaluate_all("cells => cells.map(c => c.getAttribute('fill'))")

@@ -201,19 +201,48 @@ def _grids(t: pd.DataFrame, declared: dict[str, tuple[list[int], list[int]]]) ->
             }
             for r in part.to_dict("records")
         ]
+        gid, ylabel = f"grid-{len(out)}", LABELS.get(str(metric), str(metric))
+        share = part.assign(x=part.n_real / (part.n_real + part.n_syn), group=part.n_real + part.n_syn)
+        by_syn = part[part.n_syn.isin(syns)].assign(x=part.n_syn, group=part.n_real)
         out.append(
             {
-                "id": f"grid-{len(out)}",
+                "id": gid,
                 "title": f"{experiment}{f' [{facet}]' if facet else ''}: {metric}",
                 "metric": str(metric),
-                "ylabel": LABELS.get(str(metric), str(metric)),
+                "ylabel": ylabel,
                 "ratio": metric not in grid.LOG_LOSSES and bool((part.centre > 0).all()),
                 "reals": reals,
                 "syns": syns,
                 "cells": rows,
+                "curves": [
+                    _cut(f"{gid}-share", share, grid.totals(part), "N_real + N_syn", "share of real data", ylabel),
+                    _cut(f"{gid}-syn", by_syn, reals, "N_real", "N_syn (synthetic points)", ylabel, "log1p"),
+                ],
             }
         )
     return out
+
+
+def _cut(
+    cid: str, t: pd.DataFrame, groups: list[int], name: str, xlabel: str, ylabel: str, xscale: str = "linear"
+) -> dict[str, Any]:
+    """A grid's loss along one cut (a line per group, e.g. per fixed total), as a chart the script draws."""
+    series = []
+    for g in groups:
+        s = t[t.group == g].sort_values("x")
+        series.append(
+            {
+                "name": f"{name} = {g}",
+                "x": [float(v) for v in s.x],
+                "y": [_num(v) for v in s.centre],
+                "lo": [_num(v) for v in s.centre - 1.96 * s.se],
+                "hi": [_num(v) for v in s.centre + 1.96 * s.se],
+                "se": [_num(v) for v in s.se],
+                "theory": [_num(v) for v in s.predicted] if s.predicted.notna().any() else None,
+                "statistic": "mean (95% CI)",
+            }
+        )
+    return {"id": cid, "title": "", "xlabel": xlabel, "xscale": xscale, "ylabel": ylabel, "series": series}
 
 
 def _figure_shells(data: dict[str, Any]) -> str:
@@ -227,8 +256,10 @@ def _figure_shells(data: dict[str, Any]) -> str:
         )
         parts.append(f'<div class="toggles"><b>Workflows</b> (shown in every figure): {boxes}</div>')
     for g in data["grids"]:
+        cuts = "".join(f'<figure class="chart" data-chart="{c["id"]}"></figure>' for c in g["curves"] if c["series"])
         parts.append(
-            f'<figure class="grid-figure" data-grid="{g["id"]}"><figcaption>{_e(g["title"])}</figcaption></figure>'
+            f'<figure class="grid-figure" data-grid="{g["id"]}"><figcaption>{_e(g["title"])}</figcaption>'
+            f'<div class="heat"></div><div class="cuts">{cuts}</div></figure>'
         )
     charts = "".join(
         f'<figure class="chart" data-chart="{c["id"]}"><figcaption>{_e(c["title"])}</figcaption></figure>'

@@ -38,7 +38,6 @@
     let l = log ? Math.log10(lo) : lo, h = log ? Math.log10(hi) : hi;
     if (h === l) { l -= 0.5; h += 0.5; }
     const f = function (v) { return a + (b - a) * ((log ? Math.log10(v) : v) - l) / (h - l); };
-    f.invert = function (p) { const v = l + (p - a) / (b - a) * (h - l); return log ? Math.pow(10, v) : v; };
     return f;
   }
   function linearTicks(lo, hi, n) {
@@ -73,7 +72,10 @@
     fig.querySelectorAll("svg").forEach(function (s) { s.remove(); });
     const W = 420, H = 250, m = { l: 60, r: 12, t: 8, b: 34 };
     const svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "aria-label": chart.title }, fig);
-    const shown = chart.series.filter(function (s) { return !hidden.has(s.workflow); });
+    const shown = chart.series.filter(function (s) { return !s.workflow || !hidden.has(s.workflow); });
+    const hue = function (s) { return s.workflow ? colour[s.workflow] || "#333" : PALETTE[chart.series.indexOf(s) % PALETTE.length]; };
+    const xlog = chart.xscale === "log1p";  // sizes with a zero: log(1 + x)
+    const xt = function (v) { return xlog ? Math.log10(1 + v) : v; };
     const xs = [].concat.apply([], chart.series.map(function (s) { return s.x; }));
     const ys = [];
     const centres = [];
@@ -81,29 +83,38 @@
       ["y", "lo", "hi", "theory"].forEach(function (k) { (s[k] || []).forEach(function (v) { if (present(v)) ys.push(v); }); });
       s.y.forEach(function (v) { if (present(v)) centres.push(v); });
     });
-    let xlo = Math.min.apply(null, xs), xhi = Math.max.apply(null, xs);
+    let xlo = Math.min.apply(null, xs.map(xt)), xhi = Math.max.apply(null, xs.map(xt));
     if (xhi === xlo) { xlo -= 1; xhi += 1; }
     let ylo = ys.length ? Math.min.apply(null, ys) : 0, yhi = ys.length ? Math.max.apply(null, ys) : 1;
     const cmin = Math.min.apply(null, centres), cmax = Math.max.apply(null, centres);
     const log = centres.length > 0 && cmin > 0 && cmax / cmin > 100;
     if (log) { ylo = Math.max(ylo, cmin / 10); } else { const pad = (yhi - ylo) * 0.05 || Math.abs(yhi) * 0.05 || 1; ylo -= pad; yhi += pad; }
     const ok = function (v) { return present(v) && (!log || v > 0); };
-    const X = scale(xlo, xhi, m.l, W - m.r, false), Y = scale(ylo, yhi, H - m.b, m.t, log);
+    const X0 = scale(xlo, xhi, m.l, W - m.r, false), Y = scale(ylo, yhi, H - m.b, m.t, log);
+    const X = function (v) { return X0(xt(v)); };
     const axis = el("g", { class: "axis" }, svg);
     ticks(ylo, yhi, log, 5).forEach(function (v) {
       el("line", { class: "gridline", x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v) }, axis);
       el("text", { x: m.l - 4, y: Y(v) + 4, "text-anchor": "end" }, axis).textContent = fmt(v);
     });
-    linearTicks(xlo, xhi, 6).filter(function (v) { return v === Math.round(v); }).forEach(function (v) {
+    const xticks = xlog ? Array.from(new Set(xs)).sort(function (a, b) { return a - b; })
+      : linearTicks(xlo, xhi, 6).filter(function (v) { return chart.xlabel || v === Math.round(v); });
+    xticks.forEach(function (v) {
       el("text", { x: X(v), y: H - m.b + 14, "text-anchor": "middle" }, axis).textContent = String(v);
     });
     el("line", { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }, axis);
     el("line", { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b }, axis);
-    el("text", { x: (m.l + W - m.r) / 2, y: H - 4, "text-anchor": "middle" }, axis).textContent = "generation";
+    el("text", { x: (m.l + W - m.r) / 2, y: H - 4, "text-anchor": "middle" }, axis).textContent = chart.xlabel || "generation";
     el("text", { x: 12, y: (m.t + H - m.b) / 2, "text-anchor": "middle", transform: "rotate(-90 12 " + (m.t + H - m.b) / 2 + ")" }, axis).textContent = chart.ylabel;
-    shown.forEach(function (s) {
-      const c = colour[s.workflow] || "#333";
-      const g = el("g", { class: "series", "data-workflow": s.workflow }, svg);
+    shown.forEach(function (s, k) {
+      const c = hue(s);
+      const g = el("g", s.workflow ? { class: "series", "data-workflow": s.workflow } : { class: "series" }, svg);
+      if (!s.workflow) {  // a legend for series that the workflow switches do not name
+        const label = el("text", { x: W - m.r - 4, y: m.t + 12 + 13 * k, "text-anchor": "end" }, g);
+        label.textContent = s.name;
+        const end = W - m.r - 8 - label.getComputedTextLength();
+        el("line", { x1: end - 14, x2: end, y1: m.t + 8 + 13 * k, y2: m.t + 8 + 13 * k, stroke: c, "stroke-width": 2 }, g);
+      }
       const up = path(s.x, s.hi, X, Y, ok), down = path(s.x.slice().reverse(), s.lo.slice().reverse(), X, Y, ok);
       if (up && down && up.indexOf("M", 1) < 0 && down.indexOf("M", 1) < 0) el("path", { d: up + "L" + down.slice(1) + "Z", fill: c, "fill-opacity": 0.15, stroke: "none" }, g);
       el("path", { d: path(s.x, s.y, X, Y, ok), fill: "none", stroke: c, "stroke-width": 1.6 }, g);
@@ -115,16 +126,15 @@
     hit.addEventListener("mousemove", function (evt) {
       const box = svg.getBoundingClientRect();
       const px = (evt.clientX - box.left) * W / box.width;
-      const target = X.invert(px);
       let g = gens[0];
-      gens.forEach(function (v) { if (Math.abs(v - target) < Math.abs(g - target)) g = v; });
+      gens.forEach(function (v) { if (Math.abs(X(v) - px) < Math.abs(X(g) - px)) g = v; });
       guide.setAttribute("x1", X(g)); guide.setAttribute("x2", X(g)); guide.setAttribute("visibility", "visible");
-      const lines = ["<b>generation " + g + "</b>"];
+      const lines = ["<b>" + escapeText(chart.xlabel || "generation") + " " + fmt(g) + "</b>"];
       shown.forEach(function (s) {
         const i = s.x.indexOf(g);
         if (i < 0) return;
         const spread = s.statistic.indexOf("median") === 0 ? " [" + fmt(s.lo[i]) + ", " + fmt(s.hi[i]) + "]" : " ± " + fmt(s.se[i]);
-        let line = '<span style="color:' + (colour[s.workflow] || "#333") + '">■</span> ' + escapeText(s.workflow) + ": " + fmt(s.y[i]) + spread;
+        let line = '<span style="color:' + hue(s) + '">■</span> ' + escapeText(s.workflow || s.name) + ": " + fmt(s.y[i]) + spread;
         if (s.theory && present(s.theory[i])) line += " (theory " + fmt(s.theory[i]) + ")";
         lines.push(line);
       });
@@ -140,7 +150,8 @@
     const c = stops[i].map(function (v, k) { return Math.round(v + f * (stops[i + 1][k] - v)); });
     return "rgb(" + c.join(",") + ")";
   }
-  function drawGrid(fig, g) {
+  function drawGrid(figure, g) {
+    const fig = figure.querySelector(".heat");
     fig.querySelectorAll("svg, .grid-controls").forEach(function (s) { s.remove(); });
     const mode = fig.dataset.mode || "mean";
     const controls = document.createElement("div");
@@ -150,7 +161,7 @@
       const label = document.createElement("label");
       const input = document.createElement("input");
       input.type = "radio"; input.name = g.id; input.value = opt[0]; input.checked = mode === opt[0];
-      input.addEventListener("change", function () { fig.dataset.mode = opt[0]; drawGrid(fig, g); });
+      input.addEventListener("change", function () { fig.dataset.mode = opt[0]; drawGrid(figure, g); });
       label.appendChild(input); label.appendChild(document.createTextNode(" " + opt[1] + "  "));
       controls.appendChild(label);
     });
@@ -205,7 +216,10 @@
   // Wiring --------------------------------------------------------------------
   const charts = {}, grids = {};
   data.charts.forEach(function (c) { charts[c.id] = c; });
-  data.grids.forEach(function (g) { grids[g.id] = g; });
+  data.grids.forEach(function (g) {
+    grids[g.id] = g;
+    g.curves.forEach(function (c) { charts[c.id] = c; });
+  });
   function drawAll() {
     document.querySelectorAll("figure.chart").forEach(function (fig) { drawChart(fig, charts[fig.dataset.chart]); });
   }
