@@ -22,13 +22,10 @@ import pandas as pd
 import yaml
 
 from modelcollapse.metrics.assess import assess
-from modelcollapse.report import grid
-from modelcollapse.report.figures import HEAVY_TAILED, LABELS
-from modelcollapse.report.predictions import predict
+from modelcollapse.report import figure_data, grid
 from modelcollapse.report.summary import Cell, cells, statistics, theory_comparison
 from modelcollapse.store import Store
 
-MAX_POINTS = 240  # generations drawn per series (evenly thinned beyond this; tables keep the chosen ones)
 MAX_CHARTS = 300  # figures and cell tables in one page; a larger sweep is summarised (plot/export have it all)
 TABLE_GENERATIONS = 8
 
@@ -58,12 +55,12 @@ def write_html(
     stats = stats[stats.config_hash.isin(chosen)]
     curves = [c for c in all_cells if not grid.is_grid(c)]
     grids = grid.table([c for c in all_cells if grid.is_grid(c)], stats)
-    charts = _charts(curves, stats)
+    charts = figure_data.charts(curves, stats)
     data = {
         "workflows": sorted({str(w) for w in stats.workflow.unique()} - {"real-synthetic"}),
         "charts": charts[:MAX_CHARTS],
         "omitted": len(charts[MAX_CHARTS:]),
-        "grids": _grids(grids, declared),
+        "grids": figure_data.grids(grids, declared),
     }
     verdicts = pd.DataFrame(assess(folder))
     if len(verdicts):  # a grid cell is one model, not a trajectory: its verdicts would say nothing
@@ -119,11 +116,6 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 def _json(data: Any) -> str:
     """JSON for a <script> element: NaN/inf as null, and no '</' that could close the element."""
     text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=str)
@@ -137,112 +129,6 @@ def _nav() -> str:
 
 def _section(anchor: str, heading: str, content: str) -> str:
     return f'<section id="{anchor}"><h2>{_e(heading)}</h2>{content}</section>'
-
-
-def _thin(n: int) -> np.ndarray:
-    return np.unique(np.linspace(0, n - 1, min(n, MAX_POINTS)).round().astype(int))
-
-
-def _charts(group: list[Cell], stats: pd.DataFrame) -> list[dict[str, Any]]:
-    """One chart per (cell, metric): a series per workflow with its band, and theory where it is exact."""
-    charts: list[dict[str, Any]] = []
-    for cell in group:
-        preds = predict(cell.exp)
-        data = stats[(stats.config_hash == cell.key) & (stats.metric != "train_size")]
-        for metric, m in data.groupby("metric", sort=True):
-            series = []
-            for workflow, s in m.groupby("workflow", sort=True):
-                s = s.sort_values("generation").iloc[_thin(len(s))]
-                pred = preds.get((str(workflow), str(metric)))
-                robust = metric in HEAVY_TAILED and pred is None
-                centre = s["median"] if robust else s["mean"]
-                lo, hi = (s.q10, s.q90) if robust else (s["mean"] - 1.96 * s.se, s["mean"] + 1.96 * s.se)
-                series.append(
-                    {
-                        "workflow": str(workflow),
-                        "x": s.generation.astype(int).tolist(),
-                        "y": [_num(v) for v in centre],
-                        "lo": [_num(v) for v in lo],
-                        "hi": [_num(v) for v in hi],
-                        "se": [_num(v) for v in s.se],
-                        "theory": None if pred is None else [_num(pred[g - 1]) for g in s.generation.astype(int)],
-                        "statistic": "median (10-90%)" if robust else "mean (95% CI)",
-                    }
-                )
-            charts.append(
-                {
-                    "id": f"chart-{len(charts)}",
-                    "title": f"{cell.label}: {metric}",
-                    "experiment": cell.experiment,
-                    "metric": str(metric),
-                    "ylabel": LABELS.get(str(metric), str(metric)),
-                    "series": series,
-                }
-            )
-    return charts
-
-
-def _grids(t: pd.DataFrame, declared: dict[str, tuple[list[int], list[int]]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if t.empty:
-        return out
-    for (experiment, facet, metric), part in t.groupby(["experiment", "facet", "metric"], sort=True):
-        reals, syns = grid.axes_of(part, declared.get(str(experiment)))
-        rows = [
-            {
-                "r": int(r["n_real"]),
-                "s": int(r["n_syn"]),
-                "mean": _num(r["centre"]),
-                "se": _num(r["se"]),
-                "pred": _num(r["predicted"]),
-                "z": _num(r["z"]),
-                "ratio": _num(r["ratio"]),
-                "base": _num(r["real_only"]),
-            }
-            for r in part.to_dict("records")
-        ]
-        gid, ylabel = f"grid-{len(out)}", LABELS.get(str(metric), str(metric))
-        share = part.assign(x=part.n_real / (part.n_real + part.n_syn), group=part.n_real + part.n_syn)
-        by_syn = part[part.n_syn.isin(syns)].assign(x=part.n_syn, group=part.n_real)
-        out.append(
-            {
-                "id": gid,
-                "title": f"{experiment}{f' [{facet}]' if facet else ''}: {metric}",
-                "metric": str(metric),
-                "ylabel": ylabel,
-                "ratio": metric not in grid.LOG_LOSSES and bool((part.centre > 0).all()),
-                "reals": reals,
-                "syns": syns,
-                "cells": rows,
-                "curves": [
-                    _cut(f"{gid}-share", share, grid.totals(part), "N_real + N_syn", "share of real data", ylabel),
-                    _cut(f"{gid}-syn", by_syn, reals, "N_real", "N_syn (synthetic points)", ylabel, "log1p"),
-                ],
-            }
-        )
-    return out
-
-
-def _cut(
-    cid: str, t: pd.DataFrame, groups: list[int], name: str, xlabel: str, ylabel: str, xscale: str = "linear"
-) -> dict[str, Any]:
-    """A grid's loss along one cut (a line per group, e.g. per fixed total), as a chart the script draws."""
-    series = []
-    for g in groups:
-        s = t[t.group == g].sort_values("x")
-        series.append(
-            {
-                "name": f"{name} = {g}",
-                "x": [float(v) for v in s.x],
-                "y": [_num(v) for v in s.centre],
-                "lo": [_num(v) for v in s.centre - 1.96 * s.se],
-                "hi": [_num(v) for v in s.centre + 1.96 * s.se],
-                "se": [_num(v) for v in s.se],
-                "theory": [_num(v) for v in s.predicted] if s.predicted.notna().any() else None,
-                "statistic": "mean (95% CI)",
-            }
-        )
-    return {"id": cid, "title": "", "xlabel": xlabel, "xscale": xscale, "ylabel": ylabel, "series": series}
 
 
 def _figure_shells(data: dict[str, Any]) -> str:
@@ -318,15 +204,15 @@ def _verdicts(v: pd.DataFrame) -> str:
 
 def _evidence(r: dict[Any, Any]) -> str:
     parts = [f"metric {r['metric']}"] if r.get("metric") else []
-    if _num(r["statistic"]) is not None:
+    if figure_data.num(r["statistic"]) is not None:
         parts.append(
             f"statistic {r['statistic']:.4g} ({r['threshold']})"
             if r.get("threshold")
             else f"statistic {r['statistic']:.4g}"
         )
-    if r.get("first_generation") is not None and _num(r["first_generation"]) is not None:
+    if r.get("first_generation") is not None and figure_data.num(r["first_generation"]) is not None:
         parts.append(f"from generation {int(r['first_generation'])}")
-    if _num(r["confidence"]) is not None:
+    if figure_data.num(r["confidence"]) is not None:
         parts.append(f"z {r['confidence']:.3g}")
     return "; ".join([*parts, str(r["note"])] if r.get("note") else parts)
 
