@@ -22,7 +22,13 @@ import numpy as np
 
 
 def pooled_error(n_real: int, n_syn: int, v: float, v_gen: float, e_gen: float) -> float:
-    """E ||pooled mean - truth||^2 of n_real real and n_syn generator points (the module's first formula)."""
+    """E ||pooled mean - truth||^2 of n_real real and n_syn generator points (the module's first formula).
+
+    >>> pooled_error(10, 0, v=1.0, v_gen=0.9, e_gen=0.05)  # real data alone: v / n_real
+    0.1
+    >>> round(pooled_error(10, 10**6, v=1.0, v_gen=0.9, e_gen=0.05), 4)  # the generator's own error remains
+    0.05
+    """
     n = n_real + n_syn
     return (n_real * v + n_syn * v_gen + n_syn**2 * e_gen) / n**2
 
@@ -90,6 +96,9 @@ def crossover(v: float, v_gen: float, e_gen: float, n_syn: int) -> float:
 
     pooled_error(n_r, n_s) > v / n_r  <=>  n_r (v_g + n_s e_g - 2 v) > v n_s: linear in n_r. Infinite when
     the synthetic points help at every n_r (a generator far better than the real data).
+
+    >>> round(crossover(v=1.0, v_gen=0.9, e_gen=0.1, n_syn=20), 2)  # 20 synthetic points hurt above 22 real
+    22.22
     """
     gain = v_gen + n_syn * e_gen - 2 * v
     if gain <= 0:
