@@ -10,6 +10,7 @@ import numpy as np
 
 from modelcollapse.metrics.definitions import ERRORS, PER_CELL, Thresholds, Verdict, scaling_law
 from modelcollapse.report.summary import Cell, cells
+from modelcollapse.run.loading import GRID_AXES
 from modelcollapse.store import Store
 
 SIZE = "samples_per_generation"
@@ -30,11 +31,14 @@ def trajectories(store: Store, key: str) -> dict[str, dict[str, np.ndarray]]:
 
 
 def assess(folder: str | Path, thresholds: Thresholds | None = None) -> list[dict[str, Any]]:
-    """One row per (cell, workflow, definition) with the verdict and its evidence."""
+    """One row per (cell, workflow, definition) with the verdict and its evidence.
+
+    Real-synthetic grid cells are left out: each measures one model, not a trajectory to judge.
+    """
     th = thresholds or Thresholds()
     rows = []
     with Store.open(folder, read_only=True) as store:
-        all_cells = cells(store)
+        all_cells = [c for c in cells(store) if not all(k in c.point for k in GRID_AXES)]
         traj = {c.key: trajectories(store, c.key) for c in all_cells}
     for cell in all_cells:
         for workflow, metrics in traj[cell.key].items():

@@ -63,7 +63,7 @@ def write_html(
         "grids": figure_data.grids(grids, declared),
     }
     verdicts = pd.DataFrame(assess(folder))
-    if len(verdicts):  # a grid cell is one model, not a trajectory: its verdicts would say nothing
+    if len(verdicts):
         verdicts = verdicts[verdicts.setting.isin({c.label for c in curves})]
     experiments = sorted({c.experiment for c in all_cells})
     name = title or (experiments[0] if len(experiments) == 1 else folder.name)
