@@ -69,3 +69,32 @@ def test_non_finite_values_are_stored_and_flagged(tmp_path: Path) -> None:
     n_inf = int(np.isinf(values).sum())
     assert 0 < n_inf < len(values)
     assert flagged == [f"non-finite: failing replace test_nll: {n_inf} value(s) NaN or inf from generation 1"]
+
+
+def test_a_covariance_collapsed_to_singular_gives_an_infinite_nll_not_a_failed_cell() -> None:
+    from modelcollapse import load, simulate_experiment
+
+    exp = load(
+        {
+            "name": "singular",
+            "source": {"kind": "gaussian", "dim": 5},
+            "model": {"kind": "gaussian"},
+            "samples_per_generation": 20,
+            "workflow": ["replace"],
+            "generations": 100,
+            "replicates": 100,
+            "metrics": ["test_nll"],
+        }
+    )
+    nll = simulate_experiment(exp)["replace"]["test_nll"]  # raised LinAlgError before: one singular replicate
+    assert np.isfinite(nll[0]).all() and np.isposinf(nll[-1]).any()
+
+
+def test_assess_judges_the_scaling_law_from_the_cells_that_finished(tmp_path: Path) -> None:
+    from modelcollapse.metrics.assess import assess
+
+    cfg = {**FAILING, "generations": 4, "sweep": {"samples_per_generation": [1, 8, 16, 32]}}  # n = 1 < 2 components
+    assert sweep(tmp_path, cfg).returncode == 1
+    rows = [r for r in assess(tmp_path / "out") if r["definition"] == 4]
+    assert len(rows) == 3  # the three cells that ran
+    assert all("needs a sweep" not in r["note"] for r in rows)

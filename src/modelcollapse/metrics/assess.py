@@ -59,7 +59,12 @@ def _scaling(cell: Cell, workflow: str, all_cells: list[Cell], traj: dict, th: T
         and {k: v for k, v in c.point.items() if k != SIZE} == others
     ]
     metric = next((m for m in ERRORS if m in traj[cell.key].get(workflow, {})), None)
-    if metric is None or len(group) < 3:
+    curves = {  # cells whose chunks all failed have no trajectory
+        int(c.point[SIZE]): traj[c.key][workflow][metric]
+        for c in group
+        if metric is not None and metric in traj[c.key].get(workflow, {})
+    }
+    if metric is None or len(curves) < 3:
         return Verdict(
             4,
             "change in scaling law",
@@ -67,7 +72,6 @@ def _scaling(cell: Cell, workflow: str, all_cells: list[Cell], traj: dict, th: T
             metric,
             note="needs a sweep over samples_per_generation (>= 3 sizes) and an error metric",
         )
-    curves = {int(c.point[SIZE]): traj[c.key][workflow][metric] for c in group}
     return scaling_law(curves, metric, th)
 
 

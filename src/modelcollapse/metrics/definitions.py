@@ -58,7 +58,8 @@ def _pick(traj: Trajectories, names: tuple[str, ...]) -> str | None:
 
 def _paired_z(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean of b - a over replicates and its z-score (finite pairs only)."""
-    d = b - a
+    with np.errstate(invalid="ignore"):  # inf - inf: a pair that is not finite, dropped next
+        d = b - a
     d = d[np.isfinite(d)]
     if len(d) < 2:
         return float("nan"), float("nan")
@@ -195,7 +196,9 @@ def collapsing_variance(traj: Trajectories, th: Thresholds) -> Verdict:
     logs = np.where(np.isnan(logs), -np.inf, logs)
     zero_share = np.isneginf(logs).mean(axis=0)
     finite = np.where(np.isfinite(logs), logs, np.nan)
-    geo = np.exp(np.nanmean(finite, axis=0)) * (zero_share < 0.5)
+    with warnings.catch_warnings():  # a generation where every replicate's variance vanished: NaN, judged below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        geo = np.exp(np.nanmean(finite, axis=0)) * (zero_share < 0.5)
     mid = x.shape[1] // 2
     early, _ = _paired_z(finite[:, 0], finite[:, max(mid - 1, 0)])
     late, zlate = _paired_z(finite[:, max(mid - 1, 0)], finite[:, -1])

@@ -206,9 +206,24 @@ def _test_nll(p: GaussianParams, w: World) -> np.ndarray:
     out = np.full(p.mean.shape[0], np.inf)
     ok = np.isfinite(p.logdet)
     if ok.any():
-        quad = np.trace(np.linalg.solve(p.cov[ok], second[ok]), axis1=1, axis2=2)
+        quad = np.trace(_solve_or_inf(p.cov[ok], second[ok]), axis1=1, axis2=2)
         out[ok] = 0.5 * (p.mean.shape[1] * np.log(2 * np.pi) + p.logdet[ok] + quad)
     return out
+
+
+def _solve_or_inf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched ``solve(a, b)``; a covariance that collapsed to numerical singularity (replace does that) gives
+    inf for its replicate instead of failing the whole block."""
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        out = np.full(b.shape, np.inf)
+        for i in range(len(a)):
+            try:
+                out[i] = np.linalg.solve(a[i], b[i])
+            except np.linalg.LinAlgError:
+                pass
+        return out
 
 
 def _tails(p: GaussianParams, w: World) -> tuple[np.ndarray, np.ndarray]:
