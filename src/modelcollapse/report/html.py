@@ -51,8 +51,9 @@ def write_html(
         chunks = store.table("SELECT config_hash, sum(seconds) AS seconds FROM chunks GROUP BY ALL")
         failures, nonfinite = store.failures(), store.nonfinite()
         declared = grid.declared_axes(store)
-    chosen = {c.key for c in all_cells}
-    stats = stats[stats.config_hash.isin(chosen)]
+    chosen, experiments = {c.key for c in all_cells}, sorted({c.experiment for c in all_cells})
+    stats, failures = stats[stats.config_hash.isin(chosen)], failures[failures.experiment.isin(experiments)]
+    runs, nonfinite = runs[runs.experiment.isin(experiments)], nonfinite[nonfinite.experiment.isin(experiments)]
     curves = [c for c in all_cells if not grid.is_grid(c)]
     grids = grid.table([c for c in all_cells if grid.is_grid(c)], stats)
     charts = figure_data.charts(curves, stats)
@@ -65,7 +66,6 @@ def write_html(
     verdicts = pd.DataFrame(assess(folder))
     if len(verdicts):
         verdicts = verdicts[verdicts.setting.isin({c.label for c in curves})]
-    experiments = sorted({c.experiment for c in all_cells})
     name = title or (experiments[0] if len(experiments) == 1 else folder.name)
     body = [
         f"<header><h1>{_e(name)}</h1><p class=meta>modelcollapse report of <code>{_e(folder)}</code>, "
