@@ -16,6 +16,8 @@ from modelcollapse.cli import app
 from modelcollapse.report.grid import grid_figures
 from modelcollapse.report.predictions import predict
 from modelcollapse.run.loading import ConfigError, expand
+from modelcollapse.run.runner import run
+from modelcollapse.store import Store
 from modelcollapse.theory import cardinality
 
 
@@ -169,3 +171,28 @@ def test_cli_shows_the_grid_and_draws_it(tmp_path: Path) -> None:
     four = drawn[drawn.n_real == 4].set_index("n_syn")
     assert four.ratio[8] == pytest.approx(four.centre[8] / four.centre[0])
     assert np.isfinite(drawn.predicted).all() and np.isfinite(drawn.z).all()
+
+
+def test_a_neural_generator_is_trained_once_per_block_and_shared_by_the_cells(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    cfg = grid_config(
+        source={"kind": "shapes", "shape": "moons"},
+        model={"kind": "ddpm", "steps": 30, "hidden": 16, "timesteps": 5, "device": "cpu"},
+        samples_per_generation=40,
+        grid={"real": [0, 20], "synthetic": [0, 30], "generator": 2},
+        replicates=2,
+        metrics=["sliced_w2"],
+    )
+    run(cfg, tmp_path / "grid", executor="inline")
+    generations = tmp_path / "grid" / "generations"
+    (shared,) = generations.glob("chain-*")
+    assert sorted(p.name for p in shared.glob("block-*/gen-*")) == ["gen-0001", "gen-0001", "gen-0002", "gen-0002"]
+    cells = sorted(p.name for p in generations.glob("[!c]*/block-*/real-synthetic/gen-*"))
+    assert cells == ["gen-0003"] * 6  # 3 cells x 2 blocks, each only its own real + synthetic generation
+
+    # The same numbers as a cell that trained its generator itself.
+    alone = {**cfg, "grid": {"real": [20], "synthetic": [30], "generator": 2}}
+    run(alone, tmp_path / "alone", executor="inline")
+    query = "SELECT replicate, generation, metric, value FROM results WHERE n_real = 20 AND n_syn = 30 ORDER BY ALL"
+    with Store.open(tmp_path / "grid", read_only=True) as a, Store.open(tmp_path / "alone", read_only=True) as b:
+        assert a.table(query).equals(b.table(query))

@@ -601,6 +601,12 @@ class _Workflow(_Strict):
     def label(self) -> str:
         return self.name or self.kind  # type: ignore[attr-defined]
 
+    def chain(self) -> dict[str, Any]:
+        """What keys this workflow's random stream: its fields (cells differing elsewhere share the stream)."""
+        return self.model_dump(mode="json")
+
+    shared_generations: ClassVar[int] = 0  # leading generations that cells with the same chain() share
+
 
 class ReplaceConfig(_Workflow):
     """Model t trains on the synthetic data of model t-1 only."""
@@ -681,6 +687,15 @@ class RealSyntheticConfig(_Workflow):
         if self.real + self.synthetic == 0:
             raise ValueError("real + synthetic must be at least 1")
         return self
+
+    def chain(self) -> dict[str, Any]:
+        """The cells of a grid share the generator's chain: its stream, and (durable families) its saved
+        generations, so a neural generator is trained once per block, not once per cell."""
+        return self.model_dump(mode="json", exclude={"real", "synthetic"})
+
+    @property
+    def shared_generations(self) -> int:  # type: ignore[override]
+        return self.generator
 
     def build(self, n: int, generations: int) -> workflows.Workflow:
         return workflows.real_synthetic(n, self.real, self.synthetic, self.generator)

@@ -47,13 +47,19 @@ def read_rows(path: Path) -> Rows:
 
 
 class Journal:
-    """The durable generations of one chain (one workflow, one block of replicates)."""
+    """The durable generations of one chain (one workflow, one block of replicates).
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    Generations ``1..upto`` may live in a ``shared`` folder that several chains start from (the cells of a
+    real-synthetic grid share their generator): whichever chain writes one first keeps it, the others find
+    it there and resume after it, exactly as if they had computed it (their streams are the same).
+    """
+
+    def __init__(self, folder: Path, shared: Path | None = None, upto: int = 0) -> None:
+        self.folder, self.shared, self.upto = folder, shared, upto if shared is not None else 0
 
     def path(self, t: int) -> Path:
-        return self.folder / f"gen-{t:04d}"
+        root = self.shared if self.shared is not None and t <= self.upto else self.folder
+        return root / f"gen-{t:04d}"
 
     def finished(self) -> int:
         """The last generation written in full (0 when none)."""
@@ -72,7 +78,8 @@ class Journal:
         rng: np.random.Generator,
     ) -> None:
         """Write generation ``t``: ``save(folder)`` stores the model; then the folder is renamed into place."""
-        tmp = self.folder / f".gen-{t:04d}.partial"
+        target = self.path(t)
+        tmp = target.parent / f".gen-{t:04d}.{os.getpid()}.partial"  # per process: shared folders have several
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save(tmp)
@@ -84,7 +91,12 @@ class Journal:
         (tmp / "state.json").write_text(json.dumps(state))
         with open(tmp / "state.json", "rb+") as f:  # the data reach the disk before the rename
             os.fsync(f.fileno())
-        os.replace(tmp, self.path(t))
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            shutil.rmtree(tmp)  # a chain with the same stream wrote this shared generation first
 
     def rows(self, t: int, name: str) -> Rows | None:
         path = self.path(t) / f"{name}.parquet"

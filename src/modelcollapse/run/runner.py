@@ -36,8 +36,18 @@ def real_key(exp: Experiment) -> str:
 
 
 def chain_key(exp: Experiment, workflow: Any) -> str:
-    parts = [exp.source, exp.model, workflow]
-    return stable_hash(["chain", [p.model_dump(mode="json") for p in parts], exp.samples_per_generation])
+    parts = [exp.source.model_dump(mode="json"), exp.model.model_dump(mode="json"), workflow.chain()]
+    return stable_hash(["chain", parts, exp.samples_per_generation])
+
+
+def journal(exp: Experiment, workflow: Any, folder: Path) -> Journal:
+    """Where a durable chain's generations go: ``folder/<workflow>``, except the leading generations that
+    cells share (a grid's generator), which live once per block under ``generations/chain-<key>/``."""
+    upto = workflow.shared_generations
+    if not upto:
+        return Journal(folder / workflow.label)
+    key = stable_hash([chain_key(exp, workflow), exp.metric_names()])
+    return Journal(folder / workflow.label, folder.parent.parent / f"chain-{key[:16]}" / folder.name, upto)
 
 
 POOL_BYTES_PER_BLOCK = 1 << 30
@@ -81,7 +91,7 @@ def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[s
             gens,
             stream(exp.seed, chain_key(exp, wf), block),
             metrics,
-            None if folder is None else Journal(folder / wf.label),
+            None if folder is None else journal(exp, wf, folder),
         )
         for wf in exp.workflow
     }
