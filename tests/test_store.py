@@ -78,3 +78,26 @@ def test_workers_give_identical_results(tmp_path: Path) -> None:
             frames.append(st.table("SELECT * FROM results ORDER BY ALL"))
     assert len(frames[0]) == 2 * 2 * 3 * 120 * 2
     assert frames[0].equals(frames[1])
+
+
+def test_merging_two_machines_stores_equals_one_run(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from modelcollapse.cli import app
+
+    cfg = {**CFG, "replicates": 120}  # several blocks per cell
+    run({**cfg, "sweep": {"samples_per_generation": [10, 20, 40]}}, tmp_path / "one")
+    run({**cfg, "sweep": {"samples_per_generation": [10, 20]}}, tmp_path / "m1")
+    run({**cfg, "sweep": {"samples_per_generation": [20, 40]}}, tmp_path / "m2")  # cell 20 on both machines
+    merged = CliRunner().invoke(app, ["merge", str(tmp_path / "all"), str(tmp_path / "m1"), str(tmp_path / "m2")])
+    assert merged.exit_code == 0, merged.output
+    with Store.open(tmp_path / "one", read_only=True) as s:
+        s.export(csv=tmp_path / "one.csv")
+        rows = s._count()
+    with Store.open(tmp_path / "all") as s:
+        s.export(csv=tmp_path / "all.csv")
+        assert s.merge(tmp_path / "m2") == 0  # idempotent
+        assert s.table("SELECT count(*) AS n FROM chunks").n[0] == 9  # 3 cells x 3 blocks of 50
+    assert (tmp_path / "all.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    added = [int(line.split(": ")[1].split()[0].replace(",", "")) for line in merged.output.splitlines()]
+    assert added == [rows * 2 // 3, rows // 3]  # m2 brings only cell 40: its cell 20 was already there

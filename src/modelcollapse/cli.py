@@ -309,6 +309,23 @@ def export(
 
 
 @app.command()
+def merge(
+    dest: Annotated[Path, typer.Argument(help="the results folder to merge into (created if missing)")],
+    sources: Annotated[list[Path], typer.Argument(help="results folders to merge from (e.g. other machines')")],
+) -> None:
+    """Merge other results folders into one: their finished chunks, cells, runs and failures; rows already
+    present are skipped (equal keys hold equal numbers), so merging is idempotent."""
+    from modelcollapse.store import Store
+
+    for src in sources:
+        if not (src / "results.duckdb").exists():
+            _fail(f"no results in {src} (expected {src / 'results.duckdb'})")
+    with Store.open(dest) as store:
+        for src in sources:
+            console.print(f"{src}: {store.merge(src):,} rows added", highlight=False)
+
+
+@app.command()
 def plot(
     folder: Annotated[Path, typer.Argument(help="results folder")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="figure folder (default FOLDER/figures)")] = None,

@@ -208,6 +208,63 @@ class Store:
             params,
         )
 
+    def merge(self, source: str | Path) -> int:
+        """Add the finished chunks of another results folder (e.g. another machine's) to this store.
+
+        A replicate's rows come from one chunk and equal keys hold equal numbers (every stream is keyed by
+        the config), so rows this store already has are skipped and merging twice adds nothing. Cells, runs
+        and the failures of chunks still missing come along; one transaction. Returns the rows added.
+        """
+        db = Path(source) / DB_NAME
+        if not db.exists():
+            raise FileNotFoundError(f"no results in {source} (expected {db})")
+        self.con.execute(f"ATTACH '{str(db.resolve()).replace(chr(39), chr(39) * 2)}' AS src (READ_ONLY)")
+        try:
+            have = {r[0] for r in self.con.execute("SELECT column_name FROM (DESCRIBE results)").fetchall()}
+            for name, kind in self.con.execute(
+                "SELECT column_name, column_type FROM (DESCRIBE src.results)"
+            ).fetchall():
+                if name not in have:
+                    self.con.execute(f"ALTER TABLE results ADD COLUMN {_col(name)} {kind}")
+            cols = ", ".join(_col(r[0]) for r in self.con.execute("DESCRIBE src.results").fetchall())
+            before = self._count()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(
+                    f"""INSERT INTO results ({cols}) SELECT {cols} FROM src.results r WHERE NOT EXISTS (
+                        SELECT 1 FROM results x WHERE x.config_hash = r.config_hash AND x.replicate = r.replicate)"""
+                )
+                self.con.execute(
+                    """INSERT INTO chunks SELECT * FROM src.chunks c WHERE NOT EXISTS (
+                       SELECT 1 FROM chunks x WHERE x.config_hash = c.config_hash AND x.block = c.block)"""
+                )
+                self.con.execute("INSERT OR IGNORE INTO cells SELECT * FROM src.cells")
+                self.con.execute(
+                    """INSERT INTO runs SELECT * FROM src.runs r WHERE NOT EXISTS (
+                       SELECT 1 FROM runs x WHERE x.started = r.started AND x.experiment = r.experiment)"""
+                )
+                self.con.execute(  # failures of chunks that are now done (here or merged) are history
+                    """DELETE FROM failures f WHERE EXISTS (
+                       SELECT 1 FROM chunks c WHERE c.config_hash = f.config_hash AND c.block = f.block)"""
+                )
+                self.con.execute(
+                    """INSERT INTO failures SELECT * FROM src.failures f WHERE NOT EXISTS (
+                       SELECT 1 FROM chunks c WHERE c.config_hash = f.config_hash AND c.block = f.block)
+                       AND NOT EXISTS (SELECT 1 FROM failures x WHERE x.config_hash = f.config_hash
+                                       AND x.block = f.block AND x.finished = f.finished)"""
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            return self._count() - before
+        finally:
+            self.con.execute("DETACH src")
+
+    def _count(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM results").fetchone()
+        return int(row[0]) if row else 0
+
     def export(self, csv: str | Path | None = None, parquet: str | Path | None = None) -> None:
         order = "ORDER BY experiment, config_hash, workflow, metric, generation, replicate"
         if csv:
