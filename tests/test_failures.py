@@ -72,21 +72,10 @@ def test_non_finite_values_are_stored_and_flagged(tmp_path: Path) -> None:
 
 
 def test_a_covariance_collapsed_to_singular_gives_an_infinite_nll_not_a_failed_cell() -> None:
-    from modelcollapse import load, simulate_experiment
+    from helpers import simulate
 
-    exp = load(
-        {
-            "name": "singular",
-            "source": {"kind": "gaussian", "dim": 5},
-            "model": {"kind": "gaussian"},
-            "samples_per_generation": 20,
-            "workflow": ["replace"],
-            "generations": 100,
-            "replicates": 100,
-            "metrics": ["test_nll"],
-        }
-    )
-    nll = simulate_experiment(exp)["replace"]["test_nll"]  # raised LinAlgError before: one singular replicate
+    fields = {"source": {"kind": "gaussian", "dim": 5}, "samples_per_generation": 20, "generations": 100}
+    nll = simulate(**fields, replicates=100, metrics=["test_nll"])["replace"]["test_nll"]  # raised LinAlgError
     assert np.isfinite(nll[0]).all() and np.isposinf(nll[-1]).any()
 
 
