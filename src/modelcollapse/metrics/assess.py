@@ -10,7 +10,6 @@ import numpy as np
 
 from modelcollapse.metrics.definitions import ERRORS, PER_CELL, Thresholds, Verdict, scaling_law
 from modelcollapse.report.summary import Cell, cells
-from modelcollapse.run.loading import GRID_AXES
 from modelcollapse.store import Store
 
 SIZE = "samples_per_generation"
@@ -38,7 +37,7 @@ def assess(folder: str | Path, thresholds: Thresholds | None = None) -> list[dic
     th = thresholds or Thresholds()
     rows = []
     with Store.open(folder, read_only=True) as store:
-        all_cells = [c for c in cells(store) if not all(k in c.point for k in GRID_AXES)]
+        all_cells = [c for c in cells(store) if not c.is_grid]
         traj = {c.key: trajectories(store, c.key) for c in all_cells}
     for cell in all_cells:
         for workflow, metrics in traj[cell.key].items():

@@ -10,7 +10,6 @@ import pandas as pd
 
 from modelcollapse.report.predictions import predict
 from modelcollapse.report.summary import Cell, cells, statistics
-from modelcollapse.run.loading import GRID_AXES
 from modelcollapse.store import Store
 
 HEAVY_TAILED = {"cov_trace_ratio", "w2_sq", "test_nll", "second_moment"}  # summarised by median and quantiles
@@ -51,7 +50,7 @@ def plot_folder(
     """
     with Store.open(folder, read_only=True) as store:
         all_cells, stats = cells(store, keys), statistics(store)
-    all_cells = [c for c in all_cells if not all(k in c.point for k in GRID_AXES)]
+    all_cells = [c for c in all_cells if not c.is_grid]
     out_dir = Path(out) if out else Path(folder) / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -20,10 +20,6 @@ from modelcollapse.run.loading import GRID_AXES
 from modelcollapse.store import Store
 
 
-def is_grid(cell: Cell) -> bool:
-    return all(k in cell.point for k in GRID_AXES)
-
-
 def table(group: Iterable[Cell], stats: pd.DataFrame) -> pd.DataFrame:
     """One row per (grid cell, metric) at the cell's last generation, with theory, z and the ratio to real-only."""
     rows = []
@@ -100,7 +96,7 @@ def grid_figures(
     A PDF and the CSV of the drawn values (with theory, z and the ratio to real-only) sit beside each.
     """
     with Store.open(folder, read_only=True) as store:
-        group, stats, declared = [c for c in cells(store, keys) if is_grid(c)], statistics(store), declared_axes(store)
+        group, stats, declared = [c for c in cells(store, keys) if c.is_grid], statistics(store), declared_axes(store)
     full = table(group, stats)
     if full.empty:
         return []

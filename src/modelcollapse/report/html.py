@@ -54,8 +54,8 @@ def write_html(
     chosen, experiments = {c.key for c in all_cells}, sorted({c.experiment for c in all_cells})
     stats, failures = stats[stats.config_hash.isin(chosen)], failures[failures.experiment.isin(experiments)]
     runs, nonfinite = runs[runs.experiment.isin(experiments)], nonfinite[nonfinite.experiment.isin(experiments)]
-    curves = [c for c in all_cells if not grid.is_grid(c)]
-    grids = grid.table([c for c in all_cells if grid.is_grid(c)], stats)
+    curves = [c for c in all_cells if not c.is_grid]
+    grids = grid.table([c for c in all_cells if c.is_grid], stats)
     charts = figure_data.charts(curves, stats)
     data = {
         "workflows": sorted({str(w) for w in stats.workflow.unique()} - {"real-synthetic"}),

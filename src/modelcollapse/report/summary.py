@@ -11,7 +11,7 @@ import pandas as pd
 
 from modelcollapse.report.predictions import predict
 from modelcollapse.run.config import Experiment
-from modelcollapse.run.loading import validate
+from modelcollapse.run.loading import GRID_AXES, validate
 from modelcollapse.store import Store
 
 SUMMARY_COLUMNS = ["reproduction", "metric", "workflow", "setting", "generation", "simulated", "se", "predicted", "z"]
@@ -27,6 +27,11 @@ class Cell:
     @property
     def setting(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.point.items())
+
+    @property
+    def is_grid(self) -> bool:
+        """A real-synthetic grid cell: one model measured at its last generation, not a trajectory."""
+        return all(k in self.point for k in GRID_AXES)
 
     @property
     def label(self) -> str:
