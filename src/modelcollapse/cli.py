@@ -172,8 +172,7 @@ def show(
         sweep = store.sweep_columns()
         grid, declared = None, {}
         if set(GRID_AXES) <= set(sweep):  # real-synthetic cells: each at its last generation, as a grid
-            every = store.table("SELECT DISTINCT generation FROM results")["generation"].tolist()
-            grid = store.summary(sorted(every), metric)
+            grid = store.summary(None, metric)  # every generation; _show_grid keeps each cell's last
             sweep = [c for c in sweep if c not in GRID_AXES]
             df, grid = df[df.n_real.isna()], grid[grid.n_real.notna()]
             declared = declared_axes(store)
