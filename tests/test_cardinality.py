@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from helpers import z_score
 from modelcollapse import simulate_experiment
+from modelcollapse.analysis.predictions import predict
 from modelcollapse.cli import app
 from modelcollapse.report.grid import grid_figures
-from modelcollapse.report.predictions import predict
 from modelcollapse.run.loading import ConfigError, expand
 from modelcollapse.run.runner import run
 from modelcollapse.store import Store

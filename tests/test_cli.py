@@ -35,7 +35,7 @@ BAD = [
     (
         {"workflow": ["replace", "acumulate"]},
         "workflow[1].kind: 'acumulate' is not one of: replace, accumulate, accumulate-subsample, mix, "
-        "real-fraction, fresh, real-synthetic, window, weights",
+        "real-fraction, fresh, real-synthetic, window, weights, real-plus-last",
     ),
     ({"samples_per_generation": -5}, "samples_per_generation: -5 is invalid: input should be greater than 0"),
     ({"samples_per_generation": 0}, "samples_per_generation: 0 is invalid: input should be greater than 0"),

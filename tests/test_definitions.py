@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from modelcollapse import run_experiment
-from modelcollapse.metrics.assess import assess
-from modelcollapse.metrics.definitions import (
+from modelcollapse.analysis.assess import assess
+from modelcollapse.analysis.definitions import (
     COLLAPSES,
     STABLE,
     UNDETERMINED,

@@ -80,7 +80,7 @@ def test_a_covariance_collapsed_to_singular_gives_an_infinite_nll_not_a_failed_c
 
 
 def test_assess_judges_the_scaling_law_from_the_cells_that_finished(tmp_path: Path) -> None:
-    from modelcollapse.metrics.assess import assess
+    from modelcollapse.analysis.assess import assess
 
     cfg = {**FAILING, "generations": 4, "sweep": {"samples_per_generation": [1, 8, 16, 32]}}  # n = 1 < 2 components
     assert sweep(tmp_path, cfg).returncode == 1

@@ -8,7 +8,8 @@ from scipy import stats
 
 from helpers import experiment
 from modelcollapse.data import Rows
-from modelcollapse.models import GaussianFamily, LinearRegressionFamily
+from modelcollapse.models.gaussian import GaussianModelConfig
+from modelcollapse.models.linear import OLSModelConfig, RidgeModelConfig
 from modelcollapse.run.engine import simulate
 from modelcollapse.sources import RegressionSource
 from modelcollapse.workflows import Part, accumulate, replace
@@ -57,7 +58,7 @@ def test_ols_is_pinv(n: int, d: int) -> None:
     rng = np.random.default_rng(0)
     world = RegressionSource(d).world(3, n, rng)
     x, y = world.truth.design, world.train.cols["y"]
-    fam = LinearRegressionFamily()
+    fam = OLSModelConfig().build(None)
     paths = {
         "rows": fam.fit([Part(Rows({"x": x, "y": y}))], world, rng).weights,  # Cholesky / eigh pinv
         "design stats": fam.fit([Part(fam.prepare(world.train, world))], world, rng).weights,  # eigenbasis
@@ -76,7 +77,7 @@ def test_ols_on_duplicated_design_rows_is_pinv(n: int, d: int, k: int) -> None:
     world = RegressionSource(d).world(4, n, rng)
     idx = rng.integers(0, n, size=(4, k))
     y = rng.standard_normal((4, k))
-    w = LinearRegressionFamily().fit([Part(Rows({"i": idx, "y": y}))], world, rng).weights
+    w = OLSModelConfig().build(None).fit([Part(Rows({"i": idx, "y": y}))], world, rng).weights
     for b in range(4):
         x_sub = world.truth.design[b, idx[b]]
         np.testing.assert_allclose(w[b], np.linalg.pinv(x_sub) @ y[b], rtol=1e-6, atol=1e-9)
@@ -85,7 +86,7 @@ def test_ols_on_duplicated_design_rows_is_pinv(n: int, d: int, k: int) -> None:
 def test_ridge_solution() -> None:
     rng = np.random.default_rng(1)
     world = RegressionSource(4).world(2, 30, rng)
-    fam = LinearRegressionFamily(ridge=2.0)
+    fam = RidgeModelConfig(alpha=2.0).build(None)
     w = fam.fit([Part(fam.prepare(world.train, world))], world, rng).weights
     x, y = world.truth.design[0], world.train.cols["y"][0]
     np.testing.assert_allclose(w[0], np.linalg.solve(x.T @ x + 2.0 * np.eye(4), x.T @ y), rtol=1e-8)
@@ -94,7 +95,7 @@ def test_ridge_solution() -> None:
 @pytest.mark.parametrize(("estimator", "divisor"), [("mle", 10), ("unbiased", 9)])
 def test_gaussian_estimator_divisor(estimator: str, divisor: int) -> None:
     x = np.arange(20.0).reshape(1, 10, 2)
-    fam = GaussianFamily(estimator=estimator)
+    fam = GaussianModelConfig(estimator=estimator).build(None)
     p = fam.fit([Part(Rows({"x": x}))], None, np.random.default_rng(0))  # type: ignore[arg-type]
     xc = x[0] - x[0].mean(0)
     np.testing.assert_allclose(p.cov[0], xc.T @ xc / divisor)
@@ -103,7 +104,7 @@ def test_gaussian_estimator_divisor(estimator: str, divisor: int) -> None:
 def test_weighted_parts_are_shares() -> None:
     # Two data sets with shares 0.25 / 0.75 give the weighted mean, whatever their sizes.
     a, b = Rows({"x": np.zeros((1, 4, 1))}), Rows({"x": np.ones((1, 40, 1))})
-    fam = GaussianFamily(covariance="diagonal")
+    fam = GaussianModelConfig(covariance="diagonal").build(None)
     from modelcollapse.workflows import proportional
 
     p = fam.fit(proportional([(a, 0.25), (b, 0.75)]), None, np.random.default_rng(0))  # type: ignore[arg-type]

@@ -8,10 +8,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from helpers import experiment, simulate  # noqa: E402
-from modelcollapse.data import Rows  # noqa: E402
+from modelcollapse.data import (  # noqa: E402
+    Rows,
+    read_rows,
+    write_rows,
+)
 from modelcollapse.models.neural.gpt import GPT, filter_logits, generate  # noqa: E402
 from modelcollapse.run.engine import simulate as run_chain  # noqa: E402
-from modelcollapse.run.journal import Journal, read_rows, write_rows  # noqa: E402
+from modelcollapse.run.journal import Journal  # noqa: E402
 from modelcollapse.sources.text import FORTUNES, PAD  # noqa: E402
 
 needs_corpus = pytest.mark.skipif(
@@ -94,7 +98,7 @@ def test_gpt_text_metrics_are_in_range() -> None:
 def test_gpt_samples_are_padded_documents() -> None:
     exp = experiment(**lm(model=TINY_GPT | {"prompt_tokens": 3, "top_k": 5}))
     fam, world = exp.family(), exp.source.build().world(1, 20, np.random.default_rng(0))
-    from modelcollapse.workflows.base import Part
+    from modelcollapse.data import Part
 
     params = fam.fit([Part(world.train)], world, np.random.default_rng(1))
     x = fam.sample(params, 7, np.random.default_rng(2), world, True).cols["x"]
@@ -154,7 +158,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, wor
 
 @needs_corpus
 def test_continue_training_starts_from_the_previous_weights() -> None:
-    from modelcollapse.workflows.base import Part
+    from modelcollapse.data import Part
 
     def weights(init: str) -> tuple[torch.Tensor, torch.Tensor]:
         exp = experiment(**lm(model=TINY_GPT | {"init": init, "lr": 1e-12}))

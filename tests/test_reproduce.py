@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelcollapse.analysis.summary import SUMMARY_COLUMNS
 from modelcollapse.report.reproduce import available, reproduce
-from modelcollapse.report.summary import SUMMARY_COLUMNS
 from modelcollapse.sources.text import FORTUNES
 
 NAMES = sorted(n for n, r in available().items() if r.effect is None)  # the neural ones: test_reproduce_neural.py
@@ -63,7 +63,7 @@ def test_reproduction_agrees_with_theory(name: str, tmp_path: Path) -> None:
 
 def check_definitions_table(out: Path) -> None:
     """Replace collapses by definitions 1-3 and 5 for the Gaussian; accumulate does not (its risk rises, by 2)."""
-    from modelcollapse.metrics.definitions import COLLAPSES, STABLE
+    from modelcollapse.analysis.definitions import COLLAPSES, STABLE
 
     table = pd.read_csv(out / "assess.csv")
     got = {(r.setting, r.workflow, r.definition): r.outcome for r in table.itertuples()}

@@ -24,3 +24,12 @@ def stream(seed: int, key: str, block: int) -> np.random.Generator:
     """The generator for one block of replicates, keyed by a hash string."""
     words = tuple(int(key[i : i + 8], 16) for i in range(0, len(key), 8))
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(*words, block)))
+
+
+def child_seed(rng: np.random.Generator, bits: int = 63) -> int:
+    """A seed drawn from ``rng`` for a library that takes an integer (numpy, torch, scikit-learn).
+
+    Every family and source derives its child seeds here. ``bits=31`` for scikit-learn and other APIs
+    whose ``random_state`` must fit in 32 bits; 63 otherwise (a non-negative int64).
+    """
+    return int(rng.integers(2**bits - 1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from modelcollapse.run.loading import GRID_AXES, ConfigError, apply_overrides, expand, read_yaml
+from modelcollapse.run.loading import ConfigError, apply_overrides, expand, read_yaml
+from modelcollapse.store import GRID_AXES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse.")
 console = Console(width=max(Console().width, 140))
@@ -232,60 +232,50 @@ def _fmt(mean: float, se: float, nonfinite: float) -> str:
 
 @app.command("list")
 def list_() -> None:
-    """Model families, workflows and metrics, with one-line descriptions."""
-    from modelcollapse.run import config as c
+    """Sources, model families, workflows and metrics, with one-line descriptions (from the registry)."""
+    from modelcollapse.registry import MODELS, SOURCES, WORKFLOWS, doc
 
-    def doc(obj: object) -> str:
-        return (obj.__doc__ or "").strip().splitlines()[0]
-
-    sections: list[tuple[str, Mapping[str, type]]] = [
-        ("sources (source.kind)", c.SOURCES),
-        ("model families (model.kind)", c.BUILTIN_MODELS),
-        ("workflows (workflow.kind)", c.WORKFLOWS),
-    ]
-    for title, items in sections:
+    for title, registry in (
+        ("sources (source.kind)", SOURCES),
+        ("model families (model.kind)", MODELS),
+        ("workflows (workflow.kind)", WORKFLOWS),
+    ):
         table = Table(title=title, title_justify="left")
         table.add_column("kind")
         table.add_column("description")
-        for kind, cls in items.items():
-            table.add_row(kind, doc(cls))
+        for kind, cls in registry.items():
+            aliases = registry.aliases(kind)
+            name = kind + (f" ({', '.join(aliases)})" if aliases else "")
+            table.add_row(name, f"[dim]needs an extra: {cls}[/dim]" if isinstance(cls, ImportError) else doc(cls))
         console.print(table)
-    from modelcollapse.models import (
-        BernoulliFamily,
-        CategoricalFamily,
-        GaussianFamily,
-        LinearRegressionFamily,
-        PoissonFamily,
-    )
-
     table = Table(title="metrics (metrics: [...]; train_size is always recorded)", title_justify="left")
     for col in ("family", "metric", "description"):
         table.add_column(col)
-    from modelcollapse.models.kde import KDEFamily
-    from modelcollapse.models.ngram import NGramFamily
-
-    families: list[object] = [
-        GaussianFamily(),
-        LinearRegressionFamily(),
-        CategoricalFamily(2),
-        BernoulliFamily(),
-        PoissonFamily(),
-        KDEFamily(),
-        NGramFamily(),
-    ]
-    try:  # the neural families need the PyTorch extra
-        from modelcollapse.metrics.molecules import MOLECULE_METRICS
-        from modelcollapse.models.neural.ddpm import DDPMFamily
-        from modelcollapse.models.neural.lm import LMFamily
-        from modelcollapse.models.neural.vae import VAEFamily
-
-        families += [LMFamily(extra_metrics=MOLECULE_METRICS), VAEFamily(), DDPMFamily()]
-    except ImportError:
-        pass
-    for fam in families:
-        for name, m in fam.metrics.items():  # type: ignore[attr-defined]
-            table.add_row(type(fam).__name__.removesuffix("Family"), name, m.description)
+    for kind, metrics in _metrics_by_family().items():
+        for name, description in metrics.items():
+            table.add_row(kind, name, description)
     console.print(table)
+
+
+def _metrics_by_family() -> dict[str, dict[str, str]]:
+    """Each family's metrics, fitted to the default config of each source it fits (skipping what is missing here)."""
+    from modelcollapse.registry import MODELS, SOURCES
+    from modelcollapse.run.config import Experiment
+
+    out: dict[str, dict[str, str]] = {}
+    for kind, cls in MODELS.items():
+        if isinstance(cls, ImportError):
+            continue
+        for source in cls.sources:  # type: ignore[attr-defined]
+            source_cls = SOURCES.get(source)
+            try:
+                model, data = cls.model_validate({"kind": kind}), source_cls.model_validate({"kind": source})  # type: ignore[union-attr]
+                exp = Experiment.model_construct(source=data, model=model)
+                metrics = {m: v.description for m, v in exp.metric_table().items()}
+            except Exception:  # e.g. a source whose data are not installed here, or a required field
+                continue
+            out.setdefault(kind, {}).update(metrics)
+    return out
 
 
 @app.command()
@@ -414,7 +404,7 @@ def assess(
     """Does it collapse, and by which definition? A verdict per workflow and definition, with evidence."""
     import json
 
-    from modelcollapse.metrics.assess import assess as run_assess
+    from modelcollapse.analysis.assess import assess as run_assess
 
     if not (folder / "results.duckdb").exists():
         _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
@@ -468,7 +458,12 @@ def theory_workflows(
     generations: Annotated[int, typer.Option("--generations", "-g", min=1, help="generations K")] = 10,
     rule: Annotated[
         list[str] | None,
-        typer.Option("--rule", "-r", help="discard | augment | real+last[:SHARE] | window:K | fresh:LAMBDA | mix:F"),
+        typer.Option(
+            "--rule",
+            "-r",
+            help="a workflow as in configs, KIND[:ARG]: replace | accumulate | real-plus-last[:SHARE] | window[:K] "
+            "| fresh[:FRACTION] | mix[:FRACTION] (aliases: discard, augment, real+last)",
+        ),
     ] = None,
     matrix: Annotated[
         Path | None, typer.Option("--matrix", help="YAML list of rows of shares (row k-1: model k)")
@@ -478,7 +473,7 @@ def theory_workflows(
     """Dey & Donoho's rho_k (risk relative to the real-data fit) for workflows, ranked."""
     from modelcollapse.report.calculator import LONG, draw, evaluate, long_run
 
-    rules = rule or ["discard", "augment", "real+last", "window:2", "fresh:0.5", "mix:1"]
+    rules = rule or ["replace", "accumulate", "real-plus-last", "window:2", "fresh:0.5", "mix:1"]
     try:
         curves = evaluate(rules, generations, matrix)
     except ValueError as e:

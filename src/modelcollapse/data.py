@@ -1,4 +1,4 @@
-"""Batched data sets: the rows a workflow moves around, one data set per replicate.
+"""Batched data sets: the rows a workflow moves around, one data set per replicate, and their files.
 
 Every column of a :class:`Rows` has shape ``(B, n, ...)``: ``B`` replicates that
 each hold ``n`` rows. Sufficient-statistics classes of the analytic families
@@ -8,8 +8,10 @@ know which representation they hold.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Protocol, Self
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, Self
 
 import numpy as np
 
@@ -21,6 +23,13 @@ class Data(Protocol):
     def n(self) -> int: ...
 
     def __add__(self, other: Self) -> Self: ...
+
+
+class Part(NamedTuple):
+    """One piece of a training set: a data set and the weight each of its rows carries."""
+
+    data: Any
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -113,3 +122,34 @@ def _choose(batch: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def _gather(v: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return v[np.arange(v.shape[0])[:, None], idx]
+
+
+def write_rows(rows: Rows, path: Path) -> None:
+    """Rows (every column shaped (batch, n, ...)) as one Parquet table of fixed-size lists."""
+    import pyarrow as pa  # lazy: importing the package stays light
+    import pyarrow.parquet as pq
+
+    arrays, shapes = {}, {}
+    for name, a in rows.cols.items():
+        a = np.ascontiguousarray(a)
+        shapes[name] = {"shape": list(a.shape), "dtype": a.dtype.str}
+        width = int(np.prod(a.shape[2:], dtype=int))
+        flat = pa.array(a.reshape(-1))
+        arrays[name] = pa.FixedSizeListArray.from_arrays(flat, width) if a.ndim > 2 else flat
+    table = pa.table(arrays).replace_schema_metadata({"modelcollapse.shapes": json.dumps(shapes)})
+    pq.write_table(table, path)
+
+
+def read_rows(path: Path) -> Rows:
+    """What :func:`write_rows` wrote."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    shapes = json.loads(table.schema.metadata[b"modelcollapse.shapes"])
+    cols = {}
+    for name, spec in shapes.items():
+        col = table.column(name).combine_chunks()
+        values = col.flatten() if pa.types.is_fixed_size_list(col.type) else col
+        cols[name] = values.to_numpy(zero_copy_only=False).astype(spec["dtype"]).reshape(spec["shape"])
+    return Rows(cols)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 DB_NAME = "results.duckdb"
+GRID_AXES = ("n_real", "n_syn")  # the sweep columns of a real-synthetic grid
 
 
 def _duckdb():  # type: ignore[no-untyped-def]

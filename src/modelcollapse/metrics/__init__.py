@@ -1,5 +1,5 @@
-"""Metrics and the definitions of collapse (``assess``)."""
+"""Metrics that apply to many families (sample-based, chemistry), chosen by name (:mod:`.sets`)."""
 
-from modelcollapse.metrics.definitions import COLLAPSES, STABLE, UNDETERMINED, Thresholds, Verdict
+from modelcollapse.metrics.sets import table
 
-__all__ = ["COLLAPSES", "STABLE", "UNDETERMINED", "Thresholds", "Verdict"]
+__all__ = ["table"]

@@ -8,9 +8,14 @@ Everything that depends on the real data alone is computed once in :class:`RealR
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
 import numpy as np
+
+from modelcollapse.models.base import Metric
+from modelcollapse.models.rowbased import Fitted
+from modelcollapse.sources.base import World
 
 K_NEIGHBOURS = 5
 MMD_REAL = 500  # real points used by the MMD (a fixed subset)
@@ -115,3 +120,46 @@ def _mean_kernel(a: np.ndarray, b: np.ndarray, scale: float, same: bool) -> floa
         n = len(a)
         return float((k.sum() - np.trace(k)) / (n * (n - 1)))
     return float(k.mean())
+
+
+def references(world: World) -> list[RealReference]:
+    """One :class:`RealReference` per replicate of the held-out real data, cached on the world."""
+    if "real_references" not in world.cache:
+        labels = world.test.cols.get("label") if getattr(world.truth, "has_modes", False) else None
+        world.cache["real_references"] = [
+            RealReference(x, None if labels is None else labels[b]) for b, x in enumerate(world.test.cols["x"])
+        ]
+    return world.cache["real_references"]
+
+
+def _per_replicate(name: str) -> Callable[[Fitted, World], np.ndarray]:
+    def metric(p: Fitted, w: World) -> np.ndarray:
+        refs = references(w)
+        if name == "mode_share_tv" and refs[0].labels is None:
+            return np.full(len(p.models), np.nan)
+        if name == "sliced_w2":
+            return np.array([r.sliced_w2(s, seed=b) for b, (r, s) in enumerate(zip(refs, p.eval_samples, strict=True))])
+        return np.array([getattr(r, name)(s) for r, s in zip(refs, p.eval_samples, strict=True)])
+
+    return metric
+
+
+SAMPLE_METRICS = {
+    "tail_mass_q95": Metric(
+        _per_replicate("tail_mass"), "share of model samples beyond the real 95% Mahalanobis radius (0.05 if faithful)"
+    ),
+    "precision": Metric(_per_replicate("precision"), "share of model samples inside the real k-NN manifold"),
+    "recall": Metric(_per_replicate("recall"), "share of real points inside the model-sample k-NN manifold"),
+    "mode_share_tv": Metric(
+        _per_replicate("mode_share_tv"), "TV distance between model-sample and real shares of the real modes"
+    ),
+    "mmd_rbf": Metric(_per_replicate("mmd_rbf"), "squared MMD to held-out real data (RBF, median bandwidth)"),
+    "sliced_w2": Metric(_per_replicate("sliced_w2"), "sliced Wasserstein-2 distance to held-out real data (POT)"),
+}
+
+IMAGE_METRICS = {k: v for k, v in SAMPLE_METRICS.items() if k != "tail_mass_q95"}
+IMAGE_METRICS["mode_share_tv"] = Metric(
+    SAMPLE_METRICS["mode_share_tv"].fn,
+    "class balance: TV distance between the class shares of samples (labelled by a 1-NN classifier on "
+    "held-out real images) and of real images",
+)

@@ -1,25 +1,26 @@
-"""The model-family protocols.
+"""The one model-family protocol the engine drives, its config, and the small protocol a user implements.
 
-Two levels, one loop:
-
-* :class:`Model` is the small protocol a user implements for their own model
-  (scikit-learn style: ``fit`` returns the fitted object). The engine runs it one
-  replicate at a time through :class:`~modelcollapse.models.custom.PerReplicate`.
-* :class:`Family` is what the engine drives: replicates are a batch axis, data
-  sets may be sufficient statistics, and metrics read the fitted parameters.
+* :class:`Family` is what the engine drives: replicates are a batch axis, data sets may be sufficient
+  statistics, and metrics read the fitted parameters. Its capabilities are explicit attributes
+  (``supports_weights``, ``durable``, ``warm_start``), never probed.
+* :class:`FamilyConfig` is a family's hyperparameters, declared once: registered with
+  ``@MODELS.register``, validated at the boundary, and handed to the family it ``build``\\ s.
+* :class:`Model` is a user's own model (scikit-learn style: ``fit`` returns the fitted object); the
+  :class:`~modelcollapse.models.custom.PerReplicate` adapter makes it a :class:`Family`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Self, runtime_checkable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 
-from modelcollapse.data import Rows
+from modelcollapse.data import Part, Rows
+from modelcollapse.registry import Config
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 
 @runtime_checkable
@@ -46,22 +47,45 @@ class Metric:
     description: str
 
 
-class Family(Protocol):
-    """A model family with replicates as a batch axis (the engine's view)."""
+class Family:
+    """A model family with replicates as a batch axis.
 
-    block: int  # replicates per random stream
+    Subclasses set ``metrics`` (a mapping built once) and implement ``fit`` and ``sample``; the
+    class attributes below state what the family can do, and the engine reads them as they are.
+    """
 
-    @property
-    def metrics(self) -> Mapping[str, Metric]:
-        """The metrics this family can measure, by name."""
-        ...
+    block: int = 1  # replicates per random stream (a batch axis of this size)
+    supports_weights: bool = True  # fit honours the weights of the parts (weighted workflows need it)
+    durable: bool = False  # save/load a generation, so the engine can journal and resume a chain
+    warm_start: bool = False  # fit continues from ``previous`` (the last generation's fit)
+    sample_metrics: str | None = None  # the table of sample-based metrics that applies (metrics.sets)
+    metrics: Mapping[str, Metric]
 
     def prepare(self, rows: Rows, world: World) -> Any:
-        """The representation workflows hold when they need no rows (e.g. statistics)."""
-        ...
+        """The representation workflows hold when they need no rows (e.g. statistics); rows by default."""
+        return rows
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Any: ...
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Any:
+        """The fitted parameters of every replicate of the block."""
+        raise NotImplementedError
 
     def sample(self, params: Any, n: int, rng: np.random.Generator, world: World, rows: bool) -> Any:
         """``n`` draws per replicate from the fitted model, as rows or as statistics."""
-        ...
+        raise NotImplementedError
+
+    def save(self, params: Any, folder: Path, world: World) -> None:
+        """Write a fitted generation into ``folder`` (durable families)."""
+        raise NotImplementedError(f"{type(self).__name__} is not durable")
+
+    def load(self, folder: Path, world: World) -> Any:
+        """Read back what :meth:`save` wrote (durable families)."""
+        raise NotImplementedError(f"{type(self).__name__} is not durable")
+
+
+class FamilyConfig(Config):
+    """A family's hyperparameters (registered with ``@MODELS.register``); ``build`` makes the family."""
+
+    sources: ClassVar[tuple[str, ...]] = ()  # the source kinds it can fit
+
+    def build(self, source: Any) -> Family:
+        raise NotImplementedError

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 from scipy.special import gammaln
 
-from modelcollapse.data import Rows
-from modelcollapse.models.base import Metric
+from modelcollapse.data import Part, Rows
+from modelcollapse.models.base import Family, FamilyConfig, Metric
+from modelcollapse.registry import MODELS, Estimator
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,12 @@ def _bincount(x: np.ndarray, k: int) -> np.ndarray:
 
 
 @dataclass
-class CategoricalFamily:
+class CategoricalFamily(Family):
     """Frequencies over K symbols, with optional add-``smoothing`` (Laplace) counts."""
 
+    config: CategoricalModelConfig
     categories: int
-    smoothing: float = 0.0
-    estimator: str = "mle"
-    block: int = 50
+    block: ClassVar[int] = 50
 
     def __post_init__(self) -> None:
         self.metrics = CATEGORICAL_METRICS
@@ -67,9 +68,11 @@ class CategoricalFamily:
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), _bincount(rows.cols["x"], self.categories))
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> np.ndarray:
+    def fit(
+        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
+    ) -> np.ndarray:
         t = _total(parts, lambda r: self.prepare(r, world))
-        c = t.sums + self.smoothing
+        c = t.sums + self.config.smoothing
         return c / c.sum(axis=1, keepdims=True)
 
     def sample(self, p: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
@@ -111,16 +114,18 @@ CATEGORICAL_METRICS = {
 
 
 @dataclass
-class _MeanFamily:
+class _MeanFamily(Family):
     """Fits the sample mean of scalar rows: the Bernoulli probability, the Poisson rate."""
 
-    estimator: str = "mle"
-    block: int = 50
+    config: BernoulliModelConfig | PoissonModelConfig
+    block: ClassVar[int] = 50
 
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> np.ndarray:
+    def fit(
+        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
+    ) -> np.ndarray:
         t = _total(parts, lambda r: self.prepare(r, world))
         return t.sums[:, 0] / t.count
 
@@ -182,3 +187,40 @@ class PoissonFamily(_MeanFamily):
         if rows:
             return Rows({"x": rng.poisson(lam[:, None], (lam.shape[0], n))})
         return CountStats(n, float(n), rng.poisson(n * lam)[:, None].astype(float))
+
+
+@MODELS.register
+class CategoricalModelConfig(FamilyConfig):
+    """Symbol frequencies, with optional add-``smoothing`` counts."""
+
+    kind: Literal["categorical"] = "categorical"
+    smoothing: Annotated[float, Field(ge=0.0)] = 0.0
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("categorical",)
+
+    def build(self, source: Any) -> Family:
+        return CategoricalFamily(self, source.size)
+
+
+@MODELS.register
+class BernoulliModelConfig(FamilyConfig):
+    """The frequency of ones."""
+
+    kind: Literal["bernoulli"] = "bernoulli"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("bernoulli",)
+
+    def build(self, source: Any) -> Family:
+        return BernoulliFamily(self)
+
+
+@MODELS.register
+class PoissonModelConfig(FamilyConfig):
+    """The sample mean as the rate."""
+
+    kind: Literal["poisson"] = "poisson"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("poisson",)
+
+    def build(self, source: Any) -> Family:
+        return PoissonFamily(self)

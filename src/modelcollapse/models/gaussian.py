@@ -8,17 +8,18 @@ Bartlett decomposition), which is exact in distribution and free in ``n``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from modelcollapse.data import Rows
+from modelcollapse.data import Part, Rows
 from modelcollapse.models import _linalg as la
-from modelcollapse.models.base import Metric
+from modelcollapse.models.base import Family, FamilyConfig, Metric
+from modelcollapse.registry import MODELS, Estimator
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def stats_of(rows: Rows, diagonal: bool) -> GaussianStats:
 
 
 @dataclass
-class GaussianFamily:
+class GaussianFamily(Family):
     """Fits ``N(mean, cov)``; ``covariance`` in {full, diagonal, isotropic, known}, ``estimator`` in {mle, unbiased}.
 
     ``known`` keeps the true covariance and fits the mean only.
@@ -107,41 +108,40 @@ class GaussianFamily:
     >>> from modelcollapse.workflows import Part
     >>> rng = np.random.default_rng(0)
     >>> world = GaussianSource(np.zeros(2), np.eye(2)).world(batch=3, n=100, rng=rng)
-    >>> fam = GaussianFamily(covariance="full", estimator="mle")
+    >>> fam = GaussianModelConfig(covariance="full", estimator="mle").build(None)
     >>> params = fam.fit([Part(fam.prepare(world.train, world))], world, rng)
     >>> params.cov.shape
     (3, 2, 2)
     """
 
-    covariance: str = "full"
-    estimator: str = "mle"
-    block: int = 50
-
-    def __post_init__(self) -> None:
-        self.metrics = METRICS
+    config: GaussianModelConfig
+    block: ClassVar[int] = 50
+    metrics: ClassVar[Mapping[str, Metric]]  # METRICS, below
 
     @property
     def _diagonal(self) -> bool:
-        return self.covariance in ("diagonal", "isotropic")
+        return self.config.covariance in ("diagonal", "isotropic")
 
     def prepare(self, rows: Rows, world: World) -> GaussianStats:
         return stats_of(rows, self._diagonal)
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> GaussianParams:
+    def fit(
+        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
+    ) -> GaussianParams:
         stats = [
             (p.data if isinstance(p.data, GaussianStats) else self.prepare(p.data, world), p.weight) for p in parts
         ]
         total = stats[0][0].scaled(stats[0][1])
         for s, w in stats[1:]:
             total = total + s.scaled(w)
-        divisor = total.count - (self.estimator == "unbiased")
-        if self.covariance == "known":
+        divisor = total.count - (self.config.estimator == "unbiased")
+        if self.config.covariance == "known":
             chol = np.broadcast_to(world.truth.chol, (total.mean.shape[0], *world.truth.cov.shape))
             logdet = np.full(total.mean.shape[0], np.linalg.slogdet(world.truth.cov)[1])
             return GaussianParams(total.mean, chol, np.ones(len(logdet), bool), logdet)
         if self._diagonal:
             var = total.scatter / divisor
-            if self.covariance == "isotropic":
+            if self.config.covariance == "isotropic":
                 var = np.repeat(var.mean(axis=1, keepdims=True), var.shape[1], axis=1)
             with np.errstate(divide="ignore"):
                 logdet = np.log(var).sum(axis=1)
@@ -271,3 +271,19 @@ METRICS = {
     "tail_mass_q95": Metric(_tail_mass, "model mass beyond the real 2.5%/97.5% quantiles (0.05 if faithful; 1-D)"),
     "tail_kept": Metric(_tail_kept, "min over the two real 2.5% tails of model mass / 0.025 (1 if faithful; 1-D)"),
 }
+
+
+@MODELS.register
+class GaussianModelConfig(FamilyConfig):
+    """Sample mean and covariance (full / diagonal / isotropic, or the known true covariance)."""
+
+    kind: Literal["gaussian"] = "gaussian"
+    covariance: Literal["full", "diagonal", "isotropic", "known"] = "full"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("gaussian",)
+
+    def build(self, source: Any) -> Family:
+        return GaussianFamily(self)
+
+
+GaussianFamily.metrics = METRICS

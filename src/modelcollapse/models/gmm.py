@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import PositiveInt
 
-from modelcollapse.models.base import Metric
+from modelcollapse._rng import child_seed
+from modelcollapse.data import Part
+from modelcollapse.models.base import Family, FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
+from modelcollapse.registry import MODELS
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 
 def mixture_variance(g) -> float:  # type: ignore[no-untyped-def]
@@ -25,14 +29,12 @@ def mixture_variance(g) -> float:  # type: ignore[no-untyped-def]
 class GMMFamily(RowFamily):
     """K-component Gaussian mixture fitted by EM; ``covariance`` in {full, diag}. No row weights."""
 
-    components: int = 3
-    covariance: str = "full"
-    block: int = 10
-    supports_weights: bool = False
+    config: GMMModelConfig
+    block = 10
+    supports_weights = False
 
-    @property
-    def metrics(self) -> dict[str, Metric]:
-        return {
+    def __post_init__(self) -> None:
+        self.metrics = {
             "test_nll": Metric(
                 lambda p, w: np.array([-m.score(w.test.cols["x"][b]) for b, m in enumerate(p.models)]),
                 "mean negative log-likelihood of held-out real data (nats)",
@@ -40,15 +42,15 @@ class GMMFamily(RowFamily):
             **common_metrics(mixture_variance),
         }
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Fitted:
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Fitted:
         from sklearn.mixture import GaussianMixture
 
-        models = []
+        cfg, models = self.config, []
         for b in range(parts[0].data.batch):
             x, _ = stacked(parts, b)
-            g = GaussianMixture(self.components, covariance_type=self.covariance, random_state=int(rng.integers(2**31)))
+            g = GaussianMixture(cfg.components, covariance_type=cfg.covariance, random_state=child_seed(rng, bits=31))
             models.append(g.fit(x))
-        return Fitted(models, self.draw, int(rng.integers(2**63)))
+        return Fitted(models, self.draw, child_seed(rng))
 
     def draw(self, g, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[no-untyped-def]
         comp = rng.choice(len(g.weights_), size=n, p=g.weights_)
@@ -58,3 +60,18 @@ class GMMFamily(RowFamily):
         else:
             noise = np.sqrt(g.covariances_[comp]) * z
         return g.means_[comp] + noise
+
+
+@MODELS.register
+class GMMModelConfig(FamilyConfig):
+    """Gaussian mixture fitted by EM (scikit-learn), K components, full or diagonal covariances."""
+
+    kind: Literal["gmm"] = "gmm"
+    components: PositiveInt = 3
+    covariance: Literal["full", "diag"] = "full"
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.gmm import GMMFamily
+
+        return GMMFamily(self)

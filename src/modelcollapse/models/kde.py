@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from modelcollapse.models.base import Metric
+from modelcollapse._rng import child_seed
+from modelcollapse.data import Part
+from modelcollapse.models.base import Family, FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
+from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 # Total variance of each kernel at bandwidth 1 in d dimensions: the variance a KDE adds to its data.
 KERNEL_VARIANCE = {
@@ -59,27 +62,25 @@ def kernel_noise(kernel: str, n: int, d: int, rng: np.random.Generator) -> np.nd
 class KDEFamily(RowFamily):
     """Kernel density estimate; ``bandwidth`` a number or ``"scott"`` / ``"silverman"`` (scikit-learn's rules)."""
 
-    kernel: str = "gaussian"
-    bandwidth: float | str = "scott"
-    block: int = 10
+    config: KDEModelConfig
+    block = 10
 
-    @property
-    def metrics(self) -> dict[str, Metric]:
-        return {
+    def __post_init__(self) -> None:
+        self.metrics = {
             "test_nll": Metric(_test_nll, "mean negative log-likelihood of held-out real data (nats)"),
             "mean_sq_error": Metric(_mean_sq_error, "||mean of the KDE - true mean||^2 (sources with a known mean)"),
             **common_metrics(lambda m: m.variance),
         }
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Fitted:
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Fitted:
         from sklearn.neighbors import KernelDensity
 
-        models = []
+        cfg, models = self.config, []
         for b in range(parts[0].data.batch):
             x, w = stacked(parts, b)
-            kde = KernelDensity(kernel=self.kernel, bandwidth=self.bandwidth).fit(x, sample_weight=w)
-            models.append(KDEModel(x, None if w is None else w / w.sum(), float(kde.bandwidth_), self.kernel, kde))
-        return Fitted(models, self.draw, int(rng.integers(2**63)))
+            kde = KernelDensity(kernel=cfg.kernel, bandwidth=cfg.bandwidth).fit(x, sample_weight=w)
+            models.append(KDEModel(x, None if w is None else w / w.sum(), float(kde.bandwidth_), cfg.kernel, kde))
+        return Fitted(models, self.draw, child_seed(rng))
 
     def draw(self, m: KDEModel, n: int, rng: np.random.Generator) -> np.ndarray:
         idx = rng.choice(len(m.x), size=n, p=m.p)
@@ -96,3 +97,18 @@ def _mean_sq_error(p: Fitted, w: World) -> np.ndarray:
     if mu is None:
         return np.full(len(p.models), np.nan)
     return np.array([float(((m.mean - mu) ** 2).sum()) for m in p.models])
+
+
+@MODELS.register
+class KDEModelConfig(FamilyConfig):
+    """Kernel density estimate (scikit-learn): gaussian, tophat or epanechnikov kernel."""
+
+    kind: Literal["kde"] = "kde"
+    kernel: Literal["gaussian", "tophat", "epanechnikov"] = "gaussian"
+    bandwidth: Positive | Literal["scott", "silverman"] = "scott"
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.kde import KDEFamily
+
+        return KDEFamily(self)

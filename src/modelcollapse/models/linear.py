@@ -9,17 +9,18 @@ generation, and a synthetic data set's statistics are drawn exactly
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from modelcollapse.data import Rows
+from modelcollapse.data import Part, Rows
 from modelcollapse.models import _linalg as la
-from modelcollapse.models.base import Metric
+from modelcollapse.models.base import Family, FamilyConfig, Metric
+from modelcollapse.registry import MODELS, Estimator, Positive
 from modelcollapse.sources.base import World
 from modelcollapse.sources.regression import inputs_of
-from modelcollapse.workflows.base import Part
 
 
 @dataclass(frozen=True)
@@ -88,21 +89,17 @@ def stats_of(rows: Rows, world: World) -> RegressionStats:
 
 
 @dataclass
-class LinearRegressionFamily:
-    """OLS (``ridge = 0``: minimum-norm least squares) or ridge regression.
+class LinearRegressionFamily(Family):
+    """OLS (``alpha = 0``: minimum-norm least squares) or ridge regression.
 
     ``noise`` says how synthetic labels are drawn: ``"known"`` uses the true
     noise level (the protocol of the papers), ``"estimated"`` uses the residual
     variance with divisor ``N`` (``estimator="mle"``) or ``N - d`` (``"unbiased"``).
     """
 
-    ridge: float = 0.0
-    noise: str = "known"
-    estimator: str = "mle"
-    block: int = 50
-
-    def __post_init__(self) -> None:
-        self.metrics = METRICS
+    config: OLSModelConfig | RidgeModelConfig
+    block: ClassVar[int] = 50
+    metrics: ClassVar[Mapping[str, Metric]]  # METRICS, below
 
     def prepare(self, rows: Rows, world: World) -> RegressionStats:
         if world.truth.design is not None and rows is world.train:
@@ -111,7 +108,9 @@ class LinearRegressionFamily:
             return RegressionStats(rows.n, float(rows.n), xty, (y**2).sum(1), None, 1.0, _design(world)[2])
         return stats_of(rows, world)
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> RegressionParams:
+    def fit(
+        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
+    ) -> RegressionParams:
         if all(isinstance(p.data, Rows) and "i" in p.data.cols for p in parts):
             return self._fit_design_rows(parts, world)
         total = None
@@ -121,11 +120,11 @@ class LinearRegressionFamily:
         assert total is not None
         if total.gram is None:
             lam, v, _ = _design(world)
-            w = la.eig_pinv_solve(total.design_mult * lam, v, total.xty, self.ridge)
+            w = la.eig_pinv_solve(total.design_mult * lam, v, total.xty, self.config.alpha)
         else:
             gram = total.full_gram()
-            if self.ridge:
-                gram = gram + self.ridge * np.eye(gram.shape[-1])
+            if self.config.alpha:
+                gram = gram + self.config.alpha * np.eye(gram.shape[-1])
             w = la.pinv_solve(gram, total.xty)
         return RegressionParams(w, self._noise_var(total, w, world))
 
@@ -152,27 +151,27 @@ class LinearRegressionFamily:
         counts, ysum = counts.reshape(batch, n), ysum.reshape(batch, n)
         xty = np.einsum("bnd,bn->bd", x0, ysum)
         w = np.empty((batch, d))
-        full = ((counts > 0).sum(1) >= d) | (self.ridge > 0)
+        full = ((counts > 0).sum(1) >= d) | (self.config.alpha > 0)
         if full.any():
-            gram = np.swapaxes(x0[full], 1, 2) @ (counts[full][:, :, None] * x0[full]) + self.ridge * np.eye(d)
+            gram = np.swapaxes(x0[full], 1, 2) @ (counts[full][:, :, None] * x0[full]) + self.config.alpha * np.eye(d)
             w[full] = la.pinv_solve(gram, xty[full])
         for b in np.flatnonzero(~full):
             keep = counts[b] > 0
             xu = x0[b, keep]
             w[b] = xu.T @ la.pinv_solve((xu @ xu.T)[None], (ysum[b, keep] / counts[b, keep])[None])[0]
-        if self.noise == "known":
+        if self.config.noise == "known":
             return RegressionParams(w, np.full(batch, world.truth.noise_std**2))
         pred = np.einsum("bnd,bd->bn", x0, w)
         rss = yty - 2 * (pred * ysum).sum(1) + (counts * pred**2).sum(1)
-        divisor = counts.sum(1) - (d if self.estimator == "unbiased" else 0)
+        divisor = counts.sum(1) - (d if self.config.estimator == "unbiased" else 0)
         return RegressionParams(w, np.clip(rss, 0.0, None) / np.maximum(divisor, 1.0))
 
     def _noise_var(self, s: RegressionStats, w: np.ndarray, world: World) -> np.ndarray:
-        if self.noise == "known":
+        if self.config.noise == "known":
             return np.full(w.shape[0], world.truth.noise_std**2)
         gw = np.einsum("bij,bj->bi", s.full_gram(), w)
         rss = s.yty - 2 * (w * s.xty).sum(1) + (w * gw).sum(1)
-        divisor = s.count - (w.shape[1] if self.estimator == "unbiased" else 0)
+        divisor = s.count - (w.shape[1] if self.config.estimator == "unbiased" else 0)
         return np.clip(rss, 0.0, None) / max(divisor, 1.0)
 
     def sample(
@@ -231,3 +230,34 @@ METRICS = {
     "test_mse": Metric(_test_mse, "mean squared error on held-out noisy real data"),
     "noise_var": Metric(lambda p, w: p.noise_var, "noise variance used to draw synthetic labels"),
 }
+
+
+@MODELS.register
+class OLSModelConfig(FamilyConfig):
+    """Least squares (minimum-norm where the design is rank deficient)."""
+
+    kind: Literal["ols"] = "ols"
+    alpha: ClassVar[float] = 0.0  # no penalty
+    noise: Literal["known", "estimated"] = "known"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("linear-regression",)
+
+    def build(self, source: Any) -> Family:
+        return LinearRegressionFamily(self)
+
+
+@MODELS.register
+class RidgeModelConfig(FamilyConfig):
+    """Ridge regression with penalty ``alpha`` on the summed squared error."""
+
+    kind: Literal["ridge"] = "ridge"
+    alpha: Positive = 1.0
+    noise: Literal["known", "estimated"] = "known"
+    estimator: Estimator = "mle"
+    sources: ClassVar[tuple[str, ...]] = ("linear-regression",)
+
+    def build(self, source: Any) -> Family:
+        return LinearRegressionFamily(self)
+
+
+LinearRegressionFamily.metrics = METRICS

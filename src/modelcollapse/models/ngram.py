@@ -13,14 +13,18 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
-from modelcollapse.models.base import Metric
+from modelcollapse._rng import child_seed
+from modelcollapse.data import Part
+from modelcollapse.models.base import Family, FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily
+from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
 from modelcollapse.sources.text import EOS, PAD, pad
-from modelcollapse.workflows.base import Part
 
 BOS = -2  # context padding before the first word; never predicted
 EVAL_DOCS = 200
@@ -121,29 +125,26 @@ def count_tables(docs: Sequence[np.ndarray], weights: Sequence[float], order: in
 class NGramFamily(RowFamily):
     """n-gram LM over a frozen vocabulary; ``smoothing`` in {add-k, kneser-ney}."""
 
-    order: int = 3
-    smoothing: str = "kneser-ney"
-    k: float = 0.1
-    discount: float = 0.75
-    vocab: int = 5000
-    max_tokens: int = 48
-    block: int = 4
+    config: NGramModelConfig
+    vocab: int
+    max_tokens: int
+    block = 4
+    sample_metrics = None  # its samples are token documents: TEXT_METRICS measure them
 
-    @property
-    def metrics(self) -> dict[str, Metric]:
-        return TEXT_METRICS
+    def __post_init__(self) -> None:
+        self.metrics = TEXT_METRICS
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator) -> Fitted:
-        models = []
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Fitted:
+        cfg, models = self.config, []
         for b in range(parts[0].data.batch):
             docs, weights = [], []
             for p in parts:
                 for row in p.data.cols["x"][b]:
                     docs.append(row[row != PAD])
                     weights.append(p.weight)
-            tables = count_tables(docs, weights, self.order, self.smoothing)
-            models.append(NGramModel(self.order, self.vocab, self.smoothing, self.k, self.discount, tables))
-        return Fitted(models, self.draw, int(rng.integers(2**63)))
+            tables = count_tables(docs, weights, cfg.order, cfg.smoothing)
+            models.append(NGramModel(cfg.order, self.vocab, cfg.smoothing, cfg.k, cfg.discount, tables))
+        return Fitted(models, self.draw, child_seed(rng))
 
     def draw(self, model: NGramModel, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[override]
         return pad([model.generate(self.max_tokens, rng) for _ in range(n)], self.max_tokens)
@@ -222,3 +223,20 @@ TEXT_METRICS = {
         _per_sample(_rare_share), "share of sample tokens among the real tail words (~0.1 real)"
     ),
 }
+
+
+@MODELS.register
+class NGramModelConfig(FamilyConfig):
+    """n-gram language model (order 1-4) with add-k or interpolated Kneser-Ney smoothing."""
+
+    kind: Literal["ngram"] = "ngram"
+    order: Annotated[int, Field(ge=1, le=4)] = 3
+    smoothing: Literal["kneser-ney", "add-k"] = "kneser-ney"
+    k: Positive = 0.1
+    discount: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.75
+    sources: ClassVar[tuple[str, ...]] = ("text",)
+
+    def build(self, source: Any) -> Family:
+        from modelcollapse.models.ngram import NGramFamily
+
+        return NGramFamily(self, source.vocab_size, source.max_tokens)

@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from modelcollapse.data import Rows
-from modelcollapse.metrics import samples as sm
-from modelcollapse.models.base import Metric
+from modelcollapse.data import Part, Rows
+from modelcollapse.models.base import Family, Metric
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 EVAL_SAMPLES = 500
 
@@ -56,48 +54,15 @@ def real_cov_trace(world: World) -> np.ndarray:
     return np.array([np.trace(np.atleast_2d(np.cov(xb, rowvar=False))) for xb in x])
 
 
-def references(world: World) -> list[sm.RealReference]:
-    """One :class:`RealReference` per replicate of the held-out real data, cached on the world."""
-    if "real_references" not in world.cache:
-        labels = world.test.cols.get("label") if getattr(world.truth, "has_modes", False) else None
-        world.cache["real_references"] = [
-            sm.RealReference(x, None if labels is None else labels[b]) for b, x in enumerate(world.test.cols["x"])
-        ]
-    return world.cache["real_references"]
-
-
-def _per_replicate(name: str) -> Callable[[Fitted, World], np.ndarray]:
-    def metric(p: Fitted, w: World) -> np.ndarray:
-        refs = references(w)
-        if name == "mode_share_tv" and refs[0].labels is None:
-            return np.full(len(p.models), np.nan)
-        if name == "sliced_w2":
-            return np.array([r.sliced_w2(s, seed=b) for b, (r, s) in enumerate(zip(refs, p.eval_samples, strict=True))])
-        return np.array([getattr(r, name)(s) for r, s in zip(refs, p.eval_samples, strict=True)])
-
-    return metric
-
-
-SAMPLE_METRICS = {
-    "tail_mass_q95": Metric(
-        _per_replicate("tail_mass"), "share of model samples beyond the real 95% Mahalanobis radius (0.05 if faithful)"
-    ),
-    "precision": Metric(_per_replicate("precision"), "share of model samples inside the real k-NN manifold"),
-    "recall": Metric(_per_replicate("recall"), "share of real points inside the model-sample k-NN manifold"),
-    "mode_share_tv": Metric(
-        _per_replicate("mode_share_tv"), "TV distance between model-sample and real shares of the real modes"
-    ),
-    "mmd_rbf": Metric(_per_replicate("mmd_rbf"), "squared MMD to held-out real data (RBF, median bandwidth)"),
-    "sliced_w2": Metric(_per_replicate("sliced_w2"), "sliced Wasserstein-2 distance to held-out real data (POT)"),
-}
-
-
 def rows_of(samples: list[np.ndarray]) -> Rows:
     return Rows({"x": np.stack(samples)})
 
 
 def common_metrics(variance: Callable[[Any], float]) -> dict[str, Metric]:
-    """The metrics every row-based family offers, given the closed-form total variance of one fitted model."""
+    """The variance metrics every row-based family offers, given the closed-form total variance of one fitted model.
+
+    Their sample-based metrics (precision, recall, MMD, ...) come from the metrics layer (``sample_metrics``).
+    """
 
     def values(p: Fitted) -> np.ndarray:
         return np.array([variance(m) for m in p.models])
@@ -105,15 +70,13 @@ def common_metrics(variance: Callable[[Any], float]) -> dict[str, Metric]:
     return {
         "model_variance": Metric(lambda p, w: values(p), "total variance of the fitted model (covariance trace)"),
         "variance_ratio": Metric(lambda p, w: values(p) / real_cov_trace(w), "model variance / real variance (traces)"),
-        **SAMPLE_METRICS,
     }
 
 
-class RowFamily:
+class RowFamily(Family):
     """Rows in, rows out: subclasses fit one model per replicate and ``draw`` from one fitted model."""
 
-    def prepare(self, rows: Rows, world: World) -> Rows:
-        return rows
+    sample_metrics: str | None = "rows"
 
     def draw(self, model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError

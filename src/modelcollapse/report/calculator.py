@@ -6,31 +6,52 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from pydantic import ValidationError
 
+from modelcollapse.registry import WORKFLOWS
 from modelcollapse.theory import dey_donoho as dd
 
 
 def rule_curve(rule: str, k: int) -> np.ndarray:
-    """rho_1..rho_k of one named rule, e.g. ``discard``, ``real+last:0.7``, ``window:3``, ``fresh:0.5``, ``mix:1``."""
+    """rho_1..rho_k of a workflow named as in configs, ``KIND[:ARG]``: ``replace``, ``accumulate``, ``window:3``,
+    ``fresh:0.5``, ``mix:1``, ``real-plus-last:0.7`` (aliases ``discard``, ``augment``, ``real+last``).
+
+    ``ARG`` sets the field the workflow names as its ``theory_argument``; the curve is the workflow's own ``rho``.
+    """
     name, _, arg = rule.partition(":")
+    cls = WORKFLOWS.get(name)
+    if cls is None or name not in rules():
+        raise ValueError(f"--rule {rule!r}: unknown rule; allowed: {', '.join(_usage())}")
+    fields: dict[str, object] = {"kind": name}
+    field = cls.theory_argument  # type: ignore[attr-defined]
+    if arg:
+        if field is None:
+            raise ValueError(f"--rule {rule!r}: {name} takes no argument")
+        fields[field] = arg
     try:
-        if name == "discard":
-            return dd.rho(dd.discard(k))
-        if name == "augment":
-            return dd.rho(dd.augment(k))
-        if name == "real+last":
-            return dd.rho(dd.real_plus_last(k, float(arg) if arg else 0.5))
-        if name == "window":
-            return dd.rho(dd.window(k, int(arg)))
-        if name == "fresh":
-            return dd.fresh(k, float(arg))
-        if name == "mix":
-            return dd.rho(*dd.mix(k, float(arg)))
-    except ValueError:
-        raise ValueError(f"--rule {rule!r}: bad argument {arg!r}") from None
-    raise ValueError(
-        f"--rule {rule!r}: unknown rule; allowed: discard, augment, real+last[:SHARE], window:K, fresh:LAMBDA, mix:F"
-    )
+        curve = cls.model_validate(fields).rho(None, k)  # type: ignore[attr-defined]
+    except ValidationError as err:
+        raise ValueError(f"--rule {rule!r}: bad argument {arg!r}: {err.errors()[0]['msg']}") from None
+    return np.asarray(curve)
+
+
+def rules() -> dict[str, str | None]:
+    """The workflows (and aliases) whose rho the calculator can draw, with the field their ``:ARG`` sets."""
+    out: dict[str, str | None] = {}
+    for kind, cls in WORKFLOWS.items():
+        if isinstance(cls, ImportError):
+            continue
+        try:
+            ok = cls.model_validate({"kind": kind}).rho(None, 2) is not None  # type: ignore[attr-defined]
+        except ValidationError:  # needs fields no argument gives (e.g. a weights matrix: --matrix)
+            ok = False
+        if ok:
+            out |= {a: cls.theory_argument for a in [kind, *WORKFLOWS.aliases(kind)]}  # type: ignore[attr-defined]
+    return out
+
+
+def _usage() -> list[str]:
+    return [f"{k}[:{f.upper()}]" if f else k for k, f in rules().items()]
 
 
 LONG = 500  # a long horizon, to tell a plateau (pi^2/6, 4/3, ...) from growth

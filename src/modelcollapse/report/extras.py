@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from modelcollapse.analysis.summary import SUMMARY_COLUMNS, cells, statistics, z_score
 from modelcollapse.report.figures import _pyplot
-from modelcollapse.report.summary import SUMMARY_COLUMNS, cells, statistics, z_score
 from modelcollapse.store import Store
 from modelcollapse.theory import dey_donoho as dd
 from modelcollapse.theory import discrete, mixing, regression
@@ -97,8 +97,6 @@ def _rho(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore[no
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     markers = {"gaussian-mean": "o", "linear-regression": "s"}
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    from modelcollapse.report.predictions import _rho as workflow_rho
-
     labels = sorted({w.label for c in all_cells for w in c.exp.workflow})
     for c in all_cells:
         metric = "mean_sq_error" if c.experiment == "gaussian-mean" else "excess_risk"
@@ -116,7 +114,7 @@ def _rho(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore[no
                 label=f"{wf.label} ({c.experiment})",
             )
             if c.experiment == "gaussian-mean":
-                rho = workflow_rho(c.exp, wf)
+                rho = wf.rho(c.exp.samples_per_generation, c.exp.generations)
                 assert rho is not None  # every workflow of this reproduction weights whole data sets
                 ax.plot(np.arange(1, len(rho) + 1), rho, "-", color=color, lw=0.9)
     ax.axhline(np.pi**2 / 6, color="black", ls=":", lw=0.8)
@@ -166,7 +164,7 @@ def _mixing(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore
 
 def _definitions(out: Path, keys: set[str] | None) -> list[Path]:
     """The assess table (assess.csv) and, per definition, a case where it fires beside one where it does not."""
-    from modelcollapse.metrics.assess import assess
+    from modelcollapse.analysis.assess import assess
 
     verdicts = pd.DataFrame(assess(out))
     with Store.open(out, read_only=True) as store:

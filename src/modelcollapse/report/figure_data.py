@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelcollapse.analysis.predictions import predict
+from modelcollapse.analysis.summary import Cell
 from modelcollapse.report import grid
 from modelcollapse.report.figures import HEAVY_TAILED, LABELS
-from modelcollapse.report.predictions import predict
-from modelcollapse.report.summary import Cell
 
 MAX_POINTS = 240  # generations drawn per series (evenly thinned beyond this; tables keep the chosen ones)
 

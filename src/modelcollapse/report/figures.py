@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelcollapse.report.predictions import predict
-from modelcollapse.report.summary import Cell, cells, statistics
+from modelcollapse.analysis.predictions import predict
+from modelcollapse.analysis.summary import Cell, cells, statistics
 from modelcollapse.store import Store
 
 HEAVY_TAILED = {"cov_trace_ratio", "w2_sq", "test_nll", "second_moment"}  # summarised by median and quantiles

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from modelcollapse.analysis.predictions import predict
+from modelcollapse.analysis.summary import Cell, cells, statistics, z_score
 from modelcollapse.report.figures import LABELS, _pyplot
-from modelcollapse.report.predictions import predict
-from modelcollapse.report.summary import Cell, cells, statistics, z_score
 from modelcollapse.run.loading import GRID_AXES
 from modelcollapse.store import Store
 

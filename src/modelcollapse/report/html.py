@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from modelcollapse.metrics.assess import assess
+from modelcollapse.analysis.assess import assess
+from modelcollapse.analysis.summary import Cell, cells, statistics, theory_comparison
 from modelcollapse.report import figure_data, grid
-from modelcollapse.report.summary import Cell, cells, statistics, theory_comparison
 from modelcollapse.store import Store
 
 MAX_CHARTS = 300  # figures and cell tables in one page; a larger sweep is summarised (plot/export have it all)

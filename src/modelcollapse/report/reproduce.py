@@ -1,37 +1,22 @@
-"""One-command reproductions of published results: bundled configs -> results, summary.csv, figures."""
+"""One-command reproductions of published results: run them (:mod:`modelcollapse.run.reproduce`), then write
+summary.csv (simulated vs predicted, z), effect.csv, figures and optionally report.html."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from modelcollapse.analysis.summary import theory_comparison
 from modelcollapse.report import extras
 from modelcollapse.report.figures import plot_folder
 from modelcollapse.report.grid import grid_figures
 from modelcollapse.report.samples import sample_figures
-from modelcollapse.report.summary import theory_comparison
-from modelcollapse.run.loading import expand
-from modelcollapse.run.runner import Progress, cell_key
-from modelcollapse.run.runner import run as run_experiment
+from modelcollapse.run.reproduce import Reproduction, available, run_reproduction, scaled
+from modelcollapse.run.runner import Progress
 from modelcollapse.store import Store
-
-
-@dataclass(frozen=True)
-class Reproduction:
-    name: str
-    title: str
-    claim: str
-    experiments: list[dict[str, Any]]
-    test_replicates: int = 400  # what the test suite runs (|z| < 4 on every point)
-    effect: dict[str, str] | None = None  # {metric, worse, better}: the direction a neural reproduction shows
-    scale: tuple[str, ...] = ()  # the fields that ``--scale`` multiplies
 
 
 @dataclass
@@ -43,40 +28,6 @@ class Outcome:
     def worst_z(self) -> float:
         z = self.summary["z"].abs()
         return float(z.max()) if len(z) else float("nan")
-
-
-def available() -> dict[str, Reproduction]:
-    """The bundled reproductions, by name."""
-    out = {}
-    folder = resources.files("modelcollapse") / "configs" / "reproductions"
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if item.name.endswith(".yaml"):
-            raw = yaml.safe_load(item.read_text())
-            out[raw["name"]] = Reproduction(
-                raw["name"],
-                raw["title"],
-                raw["claim"],
-                raw["experiments"],
-                raw.get("test_replicates", 400),
-                raw.get("effect"),
-                tuple(raw.get("scale", ())),
-            )
-    return out
-
-
-def scaled(cfg: dict[str, Any], fields: tuple[str, ...], factor: float) -> dict[str, Any]:
-    """``cfg`` with each dotted field multiplied by ``factor`` (a width stays a multiple of the heads)."""
-    cfg = copy.deepcopy(cfg)
-    for path in fields:
-        *parents, leaf = path.split(".")
-        node = cfg
-        for p in parents:
-            node = node[p]
-        if leaf in node:
-            value = max(1, round(node[leaf] * factor))
-            heads = node.get("heads", 1) if leaf == "width" else 1
-            node[leaf] = max(heads, value - value % heads)
-    return cfg
 
 
 def reproduce(
@@ -96,15 +47,7 @@ def reproduce(
     """
     repro = available()[name]
     out = Path(out)
-    keys: set[str] = set()
-    for exp in repro.experiments:
-        cfg = scaled(exp, repro.scale, scale) if scale != 1.0 else dict(exp)
-        if replicates is not None:  # a cap: smaller runs for tests and previews, never larger
-            cfg["replicates"] = min(cfg["replicates"], replicates)
-        if device is not None and "device" in cfg["model"]:
-            cfg["model"] = {**cfg["model"], "device": device}
-        run_experiment(cfg, out, progress, workers)
-        keys |= {cell_key(e) for _, e in expand(cfg)}
+    keys = run_reproduction(name, out, replicates, workers, progress, scale, device)
     with Store.open(out, read_only=True) as store:  # only this run's cells, whatever else the folder holds
         summary = theory_comparison(store, reproduction=name, keys=keys)
         summary = pd.concat([summary, extras.summary(name, store)], ignore_index=True)
@@ -148,3 +91,6 @@ def effect(store: Store, keys: set[str], metric: str, worse: str, better: str) -
         }
     )
     return out.reset_index(drop=True)
+
+
+__all__ = ["Outcome", "Reproduction", "available", "effect", "reproduce", "scaled", "worst_rows"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modelcollapse.data import read_rows
 from modelcollapse.report.figures import _pyplot
-from modelcollapse.run.journal import read_rows
 
 
 def _panels(block: Path) -> dict[str, dict[int, np.ndarray]]:

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from modelcollapse.data import Part
 from modelcollapse.models.base import Family
 from modelcollapse.run.journal import Journal
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part, Workflow, training_size
+from modelcollapse.workflows.base import Workflow, training_size
 
 TRAIN_SIZE = "train_size"
 
@@ -39,7 +40,7 @@ def simulate(
     """
     batch = world.train.batch
     out = {m: np.empty((generations, batch)) for m in (*metrics, TRAIN_SIZE)}
-    durable = getattr(family, "durable", False)
+    durable = family.durable
     journal = journal if durable else None
     step_rng = rng.spawn(1)[0] if durable else rng
 
@@ -47,16 +48,14 @@ def simulate(
         return rows if workflow.needs_rows else family.prepare(rows, world)
 
     def fit(parts: Sequence[Part], previous: object) -> object:
-        if getattr(family, "warm_start", False):
-            return family.fit(parts, world, rng, previous=previous)  # type: ignore[call-arg]
-        return family.fit(parts, world, rng)
+        return family.fit(parts, world, rng, previous if family.warm_start else None)
 
     def record(t: int, params: object, parts: Sequence[Part], synth: object = None, fresh: object = None) -> None:
         for m in metrics:
             out[m][t - 1] = family.metrics[m].fn(params, world)
         out[TRAIN_SIZE][t - 1] = training_size(parts)
         if journal is not None:
-            save = lambda folder: family.save(params, folder, world)  # type: ignore[attr-defined]
+            save = lambda folder: family.save(params, folder, world)
             journal.write(t, save, synth, fresh, {m: out[m][t - 1] for m in out}, rng)  # type: ignore[arg-type]
 
     real = prepare(world.train)
@@ -69,7 +68,7 @@ def simulate(
                     out[m][t - 1] = v
         for t in range(2, done + 1):
             state, _ = workflow.step(state, t, journal.rows(t, "synthetic"), journal.rows(t, "fresh"), step_rng)  # type: ignore[union-attr]
-        params = family.load(journal.path(done), world)  # type: ignore[attr-defined, union-attr]
+        params = family.load(journal.path(done), world)  # type: ignore[union-attr]
         rng.bit_generator.state = journal.state(done)["rng"]  # type: ignore[union-attr]
     else:
         parts: Sequence[Part] = [Part(real)]

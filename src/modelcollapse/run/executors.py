@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.run.chunk import run_block
+
 Values = dict[str, dict[str, np.ndarray]]
 Result = tuple[Any, Values | str, float]  # (chunk, values or the error it raised, seconds)
 EXECUTORS = ("inline", "local", "ray")
@@ -34,8 +36,6 @@ def pin_threads() -> None:
 
 def compute(chunk: Any) -> tuple[Values | str, float]:
     """A chunk's values, or the error it raised (one line), so that a failing cell never stops the others."""
-    from modelcollapse.run.runner import run_block
-
     t0 = time.perf_counter()
     try:
         res = run_block(chunk.exp, chunk.block, chunk.folder)
@@ -46,9 +46,9 @@ def compute(chunk: Any) -> tuple[Values | str, float]:
 
 
 def _cost(chunk: Any) -> float:
-    """A rough relative cost, only to order work: rows x dim^2 x generations."""
+    """A rough relative cost, only to order work: rows x (values per row)^2 x generations."""
     exp = chunk.exp
-    return exp.samples_per_generation * getattr(exp.source, "dim", 1) ** 2 * exp.generations
+    return exp.samples_per_generation * (exp.source.row_bytes / 8) ** 2 * exp.generations
 
 
 def inline(chunks: list[Any], workers: int = 1, address: str | None = None) -> Iterator[Result]:

@@ -16,34 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from modelcollapse.data import Rows
-
-
-def write_rows(rows: Rows, path: Path) -> None:
-    """Rows (every column shaped (batch, n, ...)) as one Parquet table of fixed-size lists."""
-    arrays, shapes = {}, {}
-    for name, a in rows.cols.items():
-        a = np.ascontiguousarray(a)
-        shapes[name] = {"shape": list(a.shape), "dtype": a.dtype.str}
-        width = int(np.prod(a.shape[2:], dtype=int))
-        flat = pa.array(a.reshape(-1))
-        arrays[name] = pa.FixedSizeListArray.from_arrays(flat, width) if a.ndim > 2 else flat
-    table = pa.table(arrays).replace_schema_metadata({"modelcollapse.shapes": json.dumps(shapes)})
-    pq.write_table(table, path)
-
-
-def read_rows(path: Path) -> Rows:
-    table = pq.read_table(path)
-    shapes = json.loads(table.schema.metadata[b"modelcollapse.shapes"])
-    cols = {}
-    for name, spec in shapes.items():
-        col = table.column(name).combine_chunks()
-        values = col.flatten() if pa.types.is_fixed_size_list(col.type) else col
-        cols[name] = values.to_numpy(zero_copy_only=False).astype(spec["dtype"]).reshape(spec["shape"])
-    return Rows(cols)
+from modelcollapse.data import Rows, read_rows, write_rows
 
 
 class Journal:

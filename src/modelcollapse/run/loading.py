@@ -10,10 +10,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from modelcollapse.run.config import BUILTIN_MODELS, SOURCE_KINDS, USER_MODELS, WORKFLOW_KINDS, Experiment, GridConfig
-
-TAGGED = {"source", "model", "workflow"}  # fields whose error locations carry a union tag
-GRID_AXES = ("n_real", "n_syn")  # the sweep columns of a real-synthetic grid
+from modelcollapse.run.config import Experiment, GridConfig
+from modelcollapse.store import GRID_AXES
 
 
 class ConfigError(ValueError):
@@ -131,38 +129,29 @@ def _grid(raw: dict[str, Any]) -> GridConfig | None:
 
 
 def explain(err: Any) -> str:
-    """One line: the dotted field, the bad value and what is allowed."""
-    loc = list(err["loc"])
-    if loc and loc[0] in TAGGED:  # pydantic puts the union tag after the field: drop it
-        i = 2 if len(loc) > 1 and isinstance(loc[1], int) else 1
-        if len(loc) > i and loc[i] in _tags():
-            del loc[i]
-    field = _dotted(loc)
+    """One line: the dotted field, the bad value (a short prefix of it) and what is allowed."""
+    field = _dotted(list(err["loc"]))
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
-    if kind == "union_tag_invalid":
-        allowed = ctx["expected_tags"].replace("'", "")
-        return f"{field}.kind: {ctx['tag']!r} is not one of: {allowed}"
-    if kind == "union_tag_not_found" and field == "model":
-        if isinstance(value, dict) and "kind" in value:
-            allowed = ", ".join([*BUILTIN_MODELS, *USER_MODELS])
-            return f"model.kind: {value['kind']!r} is not one of: {allowed}"
-        return "model.kind: field required"
-    if kind == "union_tag_not_found":
+    if kind == "kind_unknown":
+        return f"{field}.kind: {ctx['kind']} is not one of: {ctx['allowed']}"
+    if kind == "kind_missing":
         return f"{field}.kind: field required"
     if kind == "missing":
         return f"{field}: field required"
     if kind == "literal_error":
-        return f"{field}: {value!r} is not one of: {ctx['expected'].replace(chr(39), '')}"
+        return f"{field}: {_short(value)} is not one of: {ctx['expected'].replace(chr(39), '')}"
     if kind == "extra_forbidden":
         return f"{field}: unknown field"
     msg = err["msg"].removeprefix("Value error, ")
     if kind == "value_error":
         return f"{field}: {msg}" if field else msg
-    return f"{field}: {value!r} is invalid: {msg[0].lower() + msg[1:]}"
+    return f"{field}: {_short(value)} is invalid: {msg[0].lower() + msg[1:]}"
 
 
-def _tags() -> set[str]:
-    return {*SOURCE_KINDS, *BUILTIN_MODELS, *WORKFLOW_KINDS, "user"}
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to a short prefix: an error line never quotes a whole (possibly huge) value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _dotted(loc: list[Any]) -> str:

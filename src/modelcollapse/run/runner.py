@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from collections import Counter
@@ -14,92 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from modelcollapse._rng import stable_hash, stream
 from modelcollapse.run import executors
-from modelcollapse.run.config import Experiment, UserModelConfig
-from modelcollapse.run.engine import simulate
-from modelcollapse.run.journal import Journal
+from modelcollapse.run.chunk import Chunk, block_count, cell_key, generations_folder, run_block
+from modelcollapse.run.config import Experiment
 from modelcollapse.run.loading import expand
 from modelcollapse.store import Store
 
 Progress = Callable[[str, int, int], None]  # (description, done, total)
-
-
-def cell_key(exp: Experiment) -> str:
-    """Identifies a cell's results: the config without replicates and name."""
-    return stable_hash(exp.model_dump(mode="json", exclude={"replicates", "name", "sweep", "grid"}))
-
-
-def real_key(exp: Experiment) -> str:
-    """Keys the real data: cells with the same source, size and seed see the same real data."""
-    return stable_hash(["real", exp.source.model_dump(mode="json"), exp.samples_per_generation])
-
-
-def chain_key(exp: Experiment, workflow: Any) -> str:
-    parts = [exp.source.model_dump(mode="json"), exp.model.model_dump(mode="json"), workflow.chain()]
-    return stable_hash(["chain", parts, exp.samples_per_generation])
-
-
-def journal(exp: Experiment, workflow: Any, folder: Path) -> Journal:
-    """Where a durable chain's generations go: ``folder/<workflow>``, except the leading generations that
-    cells share (a grid's generator), which live once per block under ``generations/chain-<key>/``."""
-    upto = workflow.shared_generations
-    if not upto:
-        return Journal(folder / workflow.label)
-    key = stable_hash([chain_key(exp, workflow), exp.metric_names()])
-    return Journal(folder / workflow.label, folder.parent.parent / f"chain-{key[:16]}" / folder.name, upto)
-
-
-POOL_BYTES_PER_BLOCK = 1 << 30
-
-
-def block_size(exp: Experiment) -> int:
-    """Replicates per random stream: the family's block, shrunk so a row pool stays under 1 GiB.
-
-    A pure function of the config (never of ``replicates``), so replicate r's
-    numbers do not depend on how many replicates run.
-    """
-    size = exp.family().block
-    n, gens = exp.samples_per_generation, exp.generations
-    if any(wf.build(n, gens).needs_rows for wf in exp.workflow):
-        per_replicate = n * gens * exp.source.row_bytes
-        size = max(1, min(size, POOL_BYTES_PER_BLOCK // per_replicate))
-    return size
-
-
-def block_count(exp: Experiment) -> tuple[int, int]:
-    """(replicates per block, number of blocks)."""
-    size = block_size(exp)
-    return size, math.ceil(exp.replicates / size)
-
-
-def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Every workflow of ``exp`` on the same real data for one block; values (generations, block size).
-
-    With a ``folder``, durable families write every generation under ``folder/<workflow>/`` and resume there.
-    """
-    family = exp.family()
-    size, _ = block_count(exp)
-    n, gens = exp.samples_per_generation, exp.generations
-    world = exp.source.build().world(size, n, stream(exp.seed, real_key(exp), block))
-    metrics = exp.metric_names()
-    return {
-        wf.label: simulate(
-            world,
-            family,
-            wf.build(n, gens),
-            gens,
-            stream(exp.seed, chain_key(exp, wf), block),
-            metrics,
-            None if folder is None else journal(exp, wf, folder),
-        )
-        for wf in exp.workflow
-    }
-
-
-def generations_folder(out: str | Path, key: str, block: int) -> Path:
-    """Where the durable generations (checkpoints, synthetic data) of one block of one cell live."""
-    return Path(out) / "generations" / key[:16] / f"block-{block:04d}"
 
 
 @dataclass
@@ -121,19 +41,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "unknown"
     return out
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """One unit of work and of storage: a block of replicates of one cell, all workflows."""
-
-    key: str
-    point: dict[str, Any]
-    exp: Experiment
-    block: int
-    first: int  # index of the block's first replicate
-    keep: int  # replicates of the block that the run asked for
-    folder: Path | None = None  # durable generations, for the families that write them
 
 
 def run(
@@ -161,7 +68,7 @@ def run(
             store.add_sweep_columns(point)
             store.register_cell(key, exp.name, point, exp.model_dump(mode="json"))
             size, nblocks = block_count(exp)
-            durable = getattr(exp.family(), "durable", False)
+            durable = exp.family().durable
             for block in range(nblocks):
                 keep = min(size, exp.replicates - block * size)
                 if store.done(key, block, keep):
@@ -170,7 +77,7 @@ def run(
                     folder = generations_folder(out, key, block) if durable else None
                     todo.append(Chunk(key, point, exp, block, block * size, keep, folder))
         total = len(todo) + skipped
-        if any(isinstance(c.exp.model, UserModelConfig) for c in todo):
+        if any(not c.exp.portable for c in todo):  # kinds registered in this process alone
             executor = "inline"
         results = executors.executor(executor)(todo, workers, address)
         failed = 0

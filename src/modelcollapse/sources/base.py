@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from modelcollapse.data import Rows
+from modelcollapse.registry import Config
 
 
 @dataclass
@@ -34,3 +35,17 @@ class Source(Protocol):
     """A real distribution that draws a :class:`World` per block of ``batch`` replicates."""
 
     def world(self, batch: int, n: int, rng: np.random.Generator) -> World: ...
+
+
+class SourceConfig(Config):
+    """A source's config: registered with ``@SOURCES.register``; ``build()`` makes the :class:`Source`."""
+
+    metric_sets: ClassVar[tuple[str, ...]] = ()  # tables of sample metrics this kind of data adds (metrics.sets)
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes one data row takes when a workflow keeps rows (sources override this)."""
+        return 8
+
+    def build(self) -> Source:
+        raise NotImplementedError

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field, PositiveInt, model_validator
 
+from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
-from modelcollapse.sources.base import World
+from modelcollapse.registry import SOURCES, Positive
 
 
 def word_frequencies(k: int, language: str = "en") -> tuple[list[str], np.ndarray]:
@@ -72,3 +75,63 @@ class PoissonSource:
             return Rows({"x": g.poisson(self.rate, (batch, m))})
 
         return World(draw(n, rng), draw(self.test_samples, rng), self.rate, draw)
+
+
+@SOURCES.register
+class CategoricalSourceConfig(SourceConfig):
+    """K symbols: ``uniform``, ``zipf`` (p_i ~ i^-exponent), ``wordfreq`` (top-K English words) or ``probabilities``."""
+
+    kind: Literal["categorical"] = "categorical"
+    categories: PositiveInt | None = None
+    distribution: Literal["uniform", "zipf", "wordfreq"] = "zipf"
+    exponent: Positive = 1.0
+    probabilities: list[Annotated[float, Field(ge=0.0)]] | None = None
+    test_samples: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _given(self) -> CategoricalSourceConfig:
+        if self.probabilities is None and self.categories is None:
+            raise ValueError("give categories (with a distribution) or probabilities")
+        if self.probabilities is not None and sum(self.probabilities) <= 0:
+            raise ValueError("probabilities must have a positive sum")
+        return self
+
+    @property
+    def size(self) -> int:
+        return len(self.probabilities) if self.probabilities is not None else int(self.categories or 0)
+
+    def build(self) -> CategoricalSource:
+        if self.probabilities is not None:
+            p = np.asarray(self.probabilities, float)
+            p = p / p.sum()
+        elif self.distribution == "uniform":
+            p = np.full(self.size, 1.0 / self.size)
+        elif self.distribution == "wordfreq":
+            p = word_frequencies(self.size)[1]
+        else:
+            p = zipf_probabilities(self.size, self.exponent)
+        return CategoricalSource(p, self.test_samples)
+
+
+@SOURCES.register
+class BernoulliSourceConfig(SourceConfig):
+    """Coin flips with P(1) = p."""
+
+    kind: Literal["bernoulli"] = "bernoulli"
+    p: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    test_samples: PositiveInt = 1000
+
+    def build(self) -> BernoulliSource:
+        return BernoulliSource(self.p, self.test_samples)
+
+
+@SOURCES.register
+class PoissonSourceConfig(SourceConfig):
+    """Counts drawn from Poisson(rate)."""
+
+    kind: Literal["poisson"] = "poisson"
+    rate: Positive = 1.0
+    test_samples: PositiveInt = 1000
+
+    def build(self) -> PoissonSource:
+        return PoissonSource(self.rate, self.test_samples)

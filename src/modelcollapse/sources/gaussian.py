@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import PositiveInt, model_validator
 
+from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
-from modelcollapse.sources.base import World
+from modelcollapse.registry import SOURCES, Positive
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,41 @@ class GaussianSource:
             return Rows({"x": self.mean + z @ chol.T})
 
         return World(draw(n, rng), draw(self.test_samples, rng), truth, draw)
+
+
+@SOURCES.register
+class GaussianSourceConfig(SourceConfig):
+    """N(mean, covariance); give ``variance`` (a number or per-dimension list) or a full ``covariance``."""
+
+    kind: Literal["gaussian"] = "gaussian"
+    dim: PositiveInt = 1
+    mean: float | list[float] = 0.0
+    variance: Positive | list[Positive] = 1.0
+    covariance: list[list[float]] | None = None
+    test_samples: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _shapes(self) -> GaussianSourceConfig:
+        for name in ("mean", "variance"):
+            v = getattr(self, name)
+            if isinstance(v, list) and len(v) != self.dim:
+                raise ValueError(f"{name} has {len(v)} entries but dim is {self.dim}")
+        if self.covariance is not None:
+            c = np.asarray(self.covariance, dtype=float)
+            if c.shape != (self.dim, self.dim) or not np.allclose(c, c.T):
+                raise ValueError(f"covariance must be a symmetric {self.dim}x{self.dim} matrix")
+            if np.linalg.eigvalsh(c)[0] <= 0:
+                raise ValueError("covariance must be positive definite")
+        return self
+
+    @property
+    def row_bytes(self) -> int:
+        return 8 * self.dim
+
+    def build(self) -> GaussianSource:
+        mean = np.broadcast_to(np.asarray(self.mean, float), (self.dim,)).copy()
+        if self.covariance is not None:
+            cov = np.asarray(self.covariance, float)
+        else:
+            cov = np.diag(np.broadcast_to(np.asarray(self.variance, float), (self.dim,)))
+        return GaussianSource(mean, cov, self.test_samples)

@@ -13,11 +13,14 @@ import gzip
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, PositiveInt
 
+from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
-from modelcollapse.sources.base import World
+from modelcollapse.registry import SOURCES
 from modelcollapse.sources.sklearn_data import RealTruth
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -78,3 +81,26 @@ class ImageSource:
 
         truth = ImageTruth(has_modes=True, side=SIDE[self.name], pool=(x, y))
         return World(Rows({"x": x[picks]}), test, truth, draw)
+
+
+@SOURCES.register
+class ImageSourceConfig(SourceConfig):
+    """Real images in [0, 1]: scikit-learn's digits (8x8), or Fashion-MNIST (28x28) from Debian."""
+
+    kind: Literal["images"] = "images"
+    name: Literal["digits", "fashion-mnist"] = "digits"
+    test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
+    test_samples: PositiveInt = 1000
+
+    @property
+    def dim(self) -> int:
+        return {"digits": 64, "fashion-mnist": 784}[self.name]
+
+    @property
+    def row_bytes(self) -> int:
+        return 8 * self.dim
+
+    def build(self) -> Any:
+        from modelcollapse.sources.images import ImageSource
+
+        return ImageSource(self.name, self.test_fraction, self.test_samples)

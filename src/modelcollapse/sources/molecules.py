@@ -13,10 +13,14 @@ import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, PositiveInt
 
+from modelcollapse.sources.base import SourceConfig
+from modelcollapse.registry import SOURCES
 from modelcollapse.sources.text import Corpus, TextSource, encode_corpus
 
 
@@ -54,3 +58,28 @@ class SmilesSource(TextSource):
 
     def corpus(self) -> Corpus:
         return load_smiles(self.path, self.pool, self.test_documents, self.pool_seed, self.max_tokens)
+
+
+@SOURCES.register
+class SmilesSourceConfig(SourceConfig):
+    """Drug-like molecules as SMILES characters (MOSES, ``pip install --no-deps molsets==0.3.1``), or ``path``."""
+
+    kind: Literal["smiles"] = "smiles"
+    path: str | None = None
+    pool: PositiveInt = 20000
+    pool_seed: Annotated[int, Field(ge=0)] = 0
+    max_tokens: Annotated[int, Field(ge=57)] = 60
+    test_documents: PositiveInt = 1000
+    vocab_size: ClassVar[int] = 64
+
+    @property
+    def row_bytes(self) -> int:
+        return 4 * self.max_tokens
+
+    def build(self) -> Any:
+        from modelcollapse.sources.molecules import SmilesSource
+
+        return SmilesSource(
+            max_tokens=self.max_tokens, test_documents=self.test_documents, path=self.path, pool=self.pool,
+            pool_seed=self.pool_seed,
+        )

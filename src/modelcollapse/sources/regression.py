@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field, PositiveInt
 
+from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
-from modelcollapse.sources.base import World
+from modelcollapse.registry import SOURCES, Positive
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,23 @@ class RegressionSource:
 
         truth = RegressionTruth(w, var, self.noise_std, x0 if fixed else None)
         return World(train, test, truth, lambda m, g: label(inputs(m, g), g), covariates)
+
+
+@SOURCES.register
+class RegressionSourceConfig(SourceConfig):
+    """y = x^T w* + noise; x ~ N(0, diag(feature_variance)); w* ~ N(0, I/dim) per replicate."""
+
+    kind: Literal["linear-regression"] = "linear-regression"
+    dim: PositiveInt
+    noise_std: Annotated[float, Field(ge=0.0)] = 1.0
+    design: Literal["fixed", "fresh"] = "fixed"
+    feature_variance: Positive | list[Positive] = 1.0
+    test_samples: PositiveInt = 1000
+
+    @property
+    def row_bytes(self) -> int:  # a fixed design stores (row index, label) per row
+        return 16 if self.design == "fixed" else 8 * (self.dim + 1)
+
+    def build(self) -> RegressionSource:
+        var = np.broadcast_to(np.asarray(self.feature_variance, float), (self.dim,)).copy()
+        return RegressionSource(self.dim, self.noise_std, self.design, var, self.test_samples)

@@ -9,11 +9,14 @@ Class labels, where they exist, mark the real modes (for the entanglement defini
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, PositiveInt
 
+from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
-from modelcollapse.sources.base import World
+from modelcollapse.registry import SOURCES, Positive
 
 
 @dataclass(frozen=True)
@@ -108,3 +111,44 @@ class TableSource:
             return Rows({"x": x[pick]})
 
         return World(train, test, RealTruth(has_modes=True), draw)
+
+
+@SOURCES.register
+class ShapesSourceConfig(SourceConfig):
+    """2-D shapes from scikit-learn: moons, circles, blobs (fixed centres), swiss roll projected to 2-D."""
+
+    kind: Literal["shapes"] = "shapes"
+    shape: Literal["moons", "circles", "blobs", "swiss-roll"] = "moons"
+    noise: Annotated[float, Field(ge=0.0)] = 0.1
+    centers: PositiveInt = 3
+    center_seed: Annotated[int, Field(ge=0)] = 0
+    cluster_std: Positive = 0.5
+    test_samples: PositiveInt = 1000
+
+    @property
+    def row_bytes(self) -> int:
+        return 16
+
+    def build(self) -> Any:
+        from modelcollapse.sources.sklearn_data import ShapeSource, blob_centers
+
+        centers = blob_centers(self.centers, self.center_seed) if self.shape == "blobs" else None
+        return ShapeSource(self.shape, self.noise, centers, self.cluster_std, self.test_samples)
+
+
+@SOURCES.register
+class TabularSourceConfig(SourceConfig):
+    """A real table bundled with scikit-learn, standardised: iris, wine, breast-cancer, digits."""
+
+    kind: Literal["tabular"] = "tabular"
+    name: Literal["iris", "wine", "breast-cancer", "digits"] = "wine"
+    test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3
+
+    @property
+    def row_bytes(self) -> int:
+        return 8 * {"iris": 4, "wine": 13, "breast-cancer": 30, "digits": 64}[self.name]
+
+    def build(self) -> Any:
+        from modelcollapse.sources.sklearn_data import TableSource
+
+        return TableSource(self.name, self.test_fraction)

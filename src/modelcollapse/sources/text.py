@@ -17,11 +17,14 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, PositiveInt
 
+from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
-from modelcollapse.sources.base import World
+from modelcollapse.registry import SOURCES
 
 FORTUNES = Path("/usr/share/games/fortunes")
 EXCLUDED = {"art", "ascii-art", "perl", "linuxcookie", "debian", "definitions"}  # pictures, code, jargon lists
@@ -178,3 +181,27 @@ class TextSource:
         test = pad(list(c.test[: self.test_documents]), self.max_tokens)
         world = World(draw(n, rng, replace=False), Rows({"x": np.broadcast_to(test, (batch, *test.shape))}), c, draw)
         return world
+
+
+@SOURCES.register
+class TextSourceConfig(SourceConfig):
+    """Real text as documents of words: Debian's fortunes by default, or ``paths`` to your own text files."""
+
+    kind: Literal["text"] = "text"
+    paths: list[str] = Field(default_factory=list)
+    vocab_size: Annotated[int, Field(ge=10)] = 5000
+    max_tokens: PositiveInt = 48
+    test_every: Annotated[int, Field(ge=2)] = 5
+    test_documents: PositiveInt = 500
+    tokenizer: Literal["words", "bpe", "chars"] = "words"
+
+    @property
+    def row_bytes(self) -> int:
+        return 4 * self.max_tokens
+
+    def build(self) -> Any:
+        from modelcollapse.sources.text import TextSource
+
+        return TextSource(
+            tuple(self.paths), self.vocab_size, self.max_tokens, self.test_every, self.test_documents, self.tokenizer
+        )

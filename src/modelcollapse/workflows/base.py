@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-
-class Part(NamedTuple):
-    """One piece of a training set: a data set and the weight each of its rows carries."""
-
-    data: Any
-    weight: float = 1.0
-
+from modelcollapse.data import Part
+from modelcollapse.registry import Config
+from modelcollapse.theory import dey_donoho as dd
 
 TrainingSet = Sequence[Part]
 Step = Callable[[Any, int, Any, Any, np.random.Generator], tuple[Any, TrainingSet]]
@@ -53,3 +49,37 @@ def proportional(parts: Sequence[tuple[Any, float]]) -> list[Part]:
     total_w = sum(w for _, w in used)
     rows = sum(d.n for d, _ in used)
     return [Part(d, (w / total_w) * rows / d.n) for d, w in used]
+
+
+class WorkflowConfig(Config):
+    """A workflow's config (registered with ``@WORKFLOWS.register``): ``build`` makes the :class:`Workflow`.
+
+    Besides the rule itself, a workflow says what theory needs of it: ``shares`` (the Dey & Donoho weights
+    of whole data sets, when the rule is such a weighting) and ``rho`` (the risk of each generation's model
+    relative to the real-data fit in their Gaussian-process limit).
+    """
+
+    name: str | None = None
+    shared_generations: ClassVar[int] = 0  # leading generations that cells with the same chain() share
+    theory_argument: ClassVar[str | None] = None  # the field that ``theory workflows --rule KIND:ARG`` sets
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind  # type: ignore[attr-defined]
+
+    def chain(self) -> dict[str, Any]:
+        """What keys this workflow's random stream: its fields (cells differing elsewhere share the stream)."""
+        return self.model_dump(mode="json")
+
+    def build(self, n: int, generations: int) -> Workflow:
+        raise NotImplementedError
+
+    def shares(self, n: int, generations: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """(weights, sizes): row ``k - 1`` of ``weights`` is model k's share of data sets ``0..k-1`` and
+        ``sizes`` their sizes relative to ``n`` (None: all n); None when the rule is not such a weighting."""
+        return None
+
+    def rho(self, n: int, generations: int) -> np.ndarray | None:
+        """rho_1..rho_K: risk of model k over that of the real-data fit (Dey & Donoho), or None."""
+        shares = self.shares(n, generations)
+        return None if shares is None else dd.rho(*shares)

@@ -1,16 +1,25 @@
-"""The named workflows. Each factory closes over its hyperparameters.
+"""The named workflows: each factory closes over its hyperparameters, and its config sits right below it.
 
 ``n`` is the number of synthetic rows drawn per generation unless a rule says
-otherwise; the real data set ``D_0`` is what the source drew.
+otherwise; the real data set ``D_0`` is what the source drew. ``shares`` states a rule
+as Dey & Donoho's weighting of whole data sets where it is one (theory reads it from here).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from modelcollapse.data import RowPool
-from modelcollapse.workflows.base import Part, Workflow, proportional
+from modelcollapse.registry import WORKFLOWS, Fraction
+from modelcollapse.theory import dey_donoho as dd
+from modelcollapse.workflows.base import Part, Workflow, WorkflowConfig, proportional
+
+Shares = tuple[np.ndarray, np.ndarray | None]
 
 
 def replace(n: int) -> Workflow:
@@ -20,6 +29,19 @@ def replace(n: int) -> Workflow:
         return state, [Part(synth)]
 
     return Workflow(init=lambda real: None, step=step, synthetic_size=lambda t: n)
+
+
+@WORKFLOWS.register(aliases=("discard",))
+class ReplaceConfig(WorkflowConfig):
+    """Model t trains on the synthetic data of model t-1 only."""
+
+    kind: Literal["replace"] = "replace"
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return replace(n)
+
+    def shares(self, n: int | None, generations: int) -> Shares:
+        return dd.discard(generations), None
 
 
 def accumulate(n: int) -> Workflow:
@@ -34,6 +56,19 @@ def accumulate(n: int) -> Workflow:
         return union, [Part(union)]
 
     return Workflow(init=lambda real: real, step=step, synthetic_size=lambda t: n)
+
+
+@WORKFLOWS.register(aliases=("augment",))
+class AccumulateConfig(WorkflowConfig):
+    """Real data plus every synthetic batch so far."""
+
+    kind: Literal["accumulate"] = "accumulate"
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return accumulate(n)
+
+    def shares(self, n: int | None, generations: int) -> Shares:
+        return dd.augment(generations), None
 
 
 def accumulate_subsample(n: int, budget: int, capacity: int = 0) -> Workflow:
@@ -51,6 +86,17 @@ def accumulate_subsample(n: int, budget: int, capacity: int = 0) -> Workflow:
     )
 
 
+@WORKFLOWS.register
+class AccumulateSubsampleConfig(WorkflowConfig):
+    """A uniform subsample (without replacement) of ``budget`` rows (default n) from everything so far."""
+
+    kind: Literal["accumulate-subsample"] = "accumulate-subsample"
+    budget: PositiveInt | None = None
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return accumulate_subsample(n, self.budget or n, capacity=n * generations)
+
+
 def mix(n: int, fraction: float) -> Workflow:
     """All real data plus ``round(fraction * n)`` synthetic rows from the latest model."""
     m = round(fraction * n)
@@ -59,6 +105,22 @@ def mix(n: int, fraction: float) -> Workflow:
         return real, [Part(real)] + ([Part(synth)] if m else [])
 
     return Workflow(init=lambda real: real, step=step, synthetic_size=lambda t: m)
+
+
+@WORKFLOWS.register
+class MixConfig(WorkflowConfig):
+    """All real data plus ``fraction * n`` synthetic rows from the latest model."""
+
+    kind: Literal["mix"] = "mix"
+    fraction: Fraction = 1.0
+    theory_argument: ClassVar[str | None] = "fraction"
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return mix(n, self.fraction)
+
+    def shares(self, n: int | None, generations: int) -> Shares:
+        """Synthetic sets of ``round(fraction * n)`` rows (of ``fraction`` n in the limit, ``n=None``)."""
+        return dd.mix(generations, round(self.fraction * n) / n if n else self.fraction)
 
 
 def real_fraction(n: int, fraction: float) -> Workflow:
@@ -70,6 +132,17 @@ def real_fraction(n: int, fraction: float) -> Workflow:
         return real, parts + ([Part(synth)] if n - k else [])
 
     return Workflow(init=lambda real: real, step=step, synthetic_size=lambda t: n - k, needs_rows=True)
+
+
+@WORKFLOWS.register
+class RealFractionConfig(WorkflowConfig):
+    """A fraction of the real set (resampled each generation) plus synthetic rows to the same total n."""
+
+    kind: Literal["real-fraction"] = "real-fraction"
+    fraction: Fraction = 0.5
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return real_fraction(n, self.fraction)
 
 
 def fresh(real_samples: int, synthetic_samples: int, real_weight: float | None = None) -> Workflow:
@@ -94,6 +167,34 @@ def fresh(real_samples: int, synthetic_samples: int, real_weight: float | None =
     )
 
 
+@WORKFLOWS.register
+class FreshConfig(WorkflowConfig):
+    """Fresh real rows plus synthetic rows each generation; ``real_weight`` is the real part's share."""
+
+    kind: Literal["fresh"] = "fresh"
+    fraction: Fraction = 0.5
+    real_samples: PositiveInt | None = None
+    synthetic_samples: Annotated[int, Field(ge=0)] | None = None
+    real_weight: Fraction | None = None
+    theory_argument: ClassVar[str | None] = "fraction"
+
+    def sizes(self, n: int) -> tuple[int, int]:
+        """(fresh real rows, synthetic rows) per generation."""
+        n_r = self.real_samples if self.real_samples is not None else max(1, round(self.fraction * n))
+        n_s = self.synthetic_samples if self.synthetic_samples is not None else n - round(self.fraction * n)
+        return n_r, n_s
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return fresh(*self.sizes(n), self.real_weight)
+
+    def rho(self, n: int | None, generations: int) -> np.ndarray | None:
+        """Fresh real data with share lambda each generation: 1 + (1 - lambda)^2 rho_{k-1} (pooled rows)."""
+        if self.real_weight is not None:
+            return None
+        n_r, n_s = self.sizes(n) if n else (self.fraction, 1 - self.fraction)
+        return dd.fresh(generations, n_r / (n_r + n_s))
+
+
 def real_synthetic(n: int, real: int, synthetic: int, generator: int = 1) -> Workflow:
     """Kazdan et al.'s real-synthetic cell: ``real`` fresh real rows plus ``synthetic`` rows from a generator.
 
@@ -116,6 +217,38 @@ def real_synthetic(n: int, real: int, synthetic: int, generator: int = 1) -> Wor
     )
 
 
+@WORKFLOWS.register
+class RealSyntheticConfig(WorkflowConfig):
+    """``real`` fresh real rows plus ``synthetic`` rows from generation ``generator`` of a replace chain.
+
+    One cell of the real-synthetic grid (see :class:`~modelcollapse.run.config.GridConfig`); it measures
+    generation ``generator + 1``.
+    """
+
+    kind: Literal["real-synthetic"] = "real-synthetic"
+    real: Annotated[int, Field(ge=0)]
+    synthetic: Annotated[int, Field(ge=0)]
+    generator: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _some_data(self) -> RealSyntheticConfig:
+        if self.real + self.synthetic == 0:
+            raise ValueError("real + synthetic must be at least 1")
+        return self
+
+    def chain(self) -> dict[str, Any]:
+        """The cells of a grid share the generator's chain: its stream, and (durable families) its saved
+        generations, so a neural generator is trained once per block, not once per cell."""
+        return self.model_dump(mode="json", exclude={"real", "synthetic"})
+
+    @property
+    def shared_generations(self) -> int:  # type: ignore[override]
+        return self.generator
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return real_synthetic(n, self.real, self.synthetic, self.generator)
+
+
 def window(n: int, size: int) -> Workflow:
     """Real data plus the last ``size`` synthetic batches."""
 
@@ -130,6 +263,21 @@ def window(n: int, size: int) -> Workflow:
     return Workflow(init=init, step=step, synthetic_size=lambda t: n)
 
 
+@WORKFLOWS.register
+class WindowConfig(WorkflowConfig):
+    """Real data plus the last ``size`` synthetic batches."""
+
+    kind: Literal["window"] = "window"
+    size: PositiveInt = 1
+    theory_argument: ClassVar[str | None] = "size"
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return window(n, self.size)
+
+    def shares(self, n: int | None, generations: int) -> Shares:
+        return dd.window(generations, self.size), None
+
+
 def weights(n: int, matrix: Sequence[Sequence[float]]) -> Workflow:
     """Model t trains on data sets 0..t-1 with shares ``matrix[t-1][j]`` (Dey & Donoho, s4).
 
@@ -142,3 +290,42 @@ def weights(n: int, matrix: Sequence[Sequence[float]]) -> Workflow:
         return history, proportional(list(zip(history, matrix[t - 1], strict=False)))
 
     return Workflow(init=lambda real: [real], step=step, synthetic_size=lambda t: n, weighted=True)
+
+
+@WORKFLOWS.register
+class WeightsConfig(WorkflowConfig):
+    """Row t of ``matrix`` gives generation t+1's shares of data sets 0..t (normalised)."""
+
+    kind: Literal["weights"] = "weights"
+    matrix: list[list[Annotated[float, Field(ge=0.0)]]]
+
+    @field_validator("matrix")
+    @classmethod
+    def _rows(cls, m: list[list[float]]) -> list[list[float]]:
+        for t, row in enumerate(m, start=1):
+            if len(row) > t:
+                raise ValueError(f"row {t - 1} (generation {t}) has {len(row)} entries; at most {t} allowed")
+            if sum(row) <= 0:
+                raise ValueError(f"row {t - 1} (generation {t}) must have a positive sum")
+        return m
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return weights(n, self.matrix)
+
+    def shares(self, n: int | None, generations: int) -> Shares | None:
+        return (self.matrix[:generations], None) if len(self.matrix) >= generations else None  # type: ignore[return-value]
+
+
+@WORKFLOWS.register(aliases=("real+last",))
+class RealPlusLastConfig(WorkflowConfig):
+    """Real data with share ``share`` plus the latest synthetic batch (a weighting; 50/50: rho -> 4/3)."""
+
+    kind: Literal["real-plus-last"] = "real-plus-last"
+    share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    theory_argument: ClassVar[str | None] = "share"
+
+    def build(self, n: int, generations: int) -> Workflow:
+        return weights(n, dd.real_plus_last(generations, self.share).tolist())
+
+    def shares(self, n: int | None, generations: int) -> Shares:
+        return dd.real_plus_last(generations, self.share), None

@@ -17,8 +17,9 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
         "(the CPU build: pip install torch==2.13.0)"
     ) from err
 
+from modelcollapse._rng import child_seed
+from modelcollapse.data import Part
 from modelcollapse.models import rowbased
-from modelcollapse.workflows.base import Part
 
 
 def resolve_device(device: str) -> torch.device:
@@ -30,10 +31,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def seed_of(rng: np.random.Generator) -> int:
-    return int(rng.integers(2**63 - 1))
-
-
 @contextmanager
 def seeded(rng: np.random.Generator) -> Iterator[None]:
     """Torch's global generator seeded from ``rng`` inside the block, and restored after it.
@@ -43,12 +40,12 @@ def seeded(rng: np.random.Generator) -> Iterator[None]:
     """
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed_of(rng))
+        torch.manual_seed(child_seed(rng))
         yield
 
 
 def generator(rng: np.random.Generator, device: torch.device) -> torch.Generator:
-    return torch.Generator(device=device).manual_seed(seed_of(rng))
+    return torch.Generator(device=device).manual_seed(child_seed(rng))
 
 
 def stacked(parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray]:

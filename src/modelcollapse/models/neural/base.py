@@ -3,24 +3,49 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from pydantic import PositiveInt, ValidationInfo, field_validator
 
-from modelcollapse.data import Rows
-from modelcollapse.models.neural._torch import load_module, resolve_device, save_module, seed_of, seeded
+from modelcollapse._rng import child_seed
+from modelcollapse.data import Part, Rows, write_rows
+from modelcollapse.models.base import FamilyConfig
+from modelcollapse.models.neural._torch import load_module, resolve_device, save_module, seeded
 from modelcollapse.models.rowbased import Fitted, RowFamily
+from modelcollapse.registry import Positive
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 PREVIEW = 64
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?|mps")
+
+
+class TrainedConfig(FamilyConfig):
+    """What every neural family's config shares: the optimiser's budget and the device."""
+
+    steps: PositiveInt | None = None
+    batch_size: PositiveInt = 32
+    lr: Positive = 3e-3
+    device: str = "auto"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str, info: ValidationInfo) -> str:
+        if not DEVICE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps")
+        stored = bool(info.context and info.context.get("stored"))  # reading results: no GPU needed
+        if v.startswith("cuda") and not stored and not torch.cuda.is_available():
+            raise ValueError(f"{v!r} asked for, but no CUDA GPU is available here; use auto or cpu")
+        return v
 
 
 class NeuralFamily(RowFamily):
-    """Subclasses give ``device`` (a field), ``new_net(world)`` and ``train_net(net, parts, world, rng)``.
+    """Subclasses hold ``config`` (a :class:`TrainedConfig`) and give ``new_net(world)`` and
+    ``train_net(net, parts, world, rng)``.
 
     ``fit`` builds a fresh network (or, with ``warm_start``, continues from the previous generation's)
     and returns a :class:`Fitted` holding it; ``save``/``load`` make a generation durable.
@@ -28,12 +53,11 @@ class NeuralFamily(RowFamily):
 
     block = 1
     durable = True
-    device: str
-    warm_start = False
+    config: Any
 
     @property
     def torch_device(self) -> torch.device:
-        return resolve_device(self.device)
+        return resolve_device(self.config.device)
 
     def new_net(self, world: World) -> torch.nn.Module:
         raise NotImplementedError
@@ -53,7 +77,7 @@ class NeuralFamily(RowFamily):
             if self.warm_start and previous is not None:
                 net.load_state_dict(previous.models[0].state_dict())
             extra = self.train_net(net, parts, world, rng)
-        return self.fitted(net.eval(), seed_of(rng), extra, world)
+        return self.fitted(net.eval(), child_seed(rng), extra, world)
 
     def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool) -> Rows:
         return Rows({"x": params.draw(params.models[0], n, rng)[None]})
@@ -66,7 +90,6 @@ class NeuralFamily(RowFamily):
     def preview(self, params: Fitted, folder: Path, world: World) -> None:
         """What a reader looks at: the first 64 evaluation samples (``preview.parquet``; ``samples.png`` for images)."""
         from modelcollapse.models.neural.images import save_grid
-        from modelcollapse.run.journal import write_rows
 
         samples = params.eval_samples[0][:PREVIEW]
         write_rows(Rows({"x": samples[None]}), folder / "preview.parquet")

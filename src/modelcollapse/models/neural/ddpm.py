@@ -10,20 +10,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from pydantic import Field, PositiveInt
 from torch import nn
 
-from modelcollapse.models.base import Metric
+from modelcollapse.data import Part
 from modelcollapse.models.neural._torch import generator, stacked, train
-from modelcollapse.models.neural.base import NeuralFamily
-from modelcollapse.models.neural.images import IMAGE_METRICS, ROW_METRICS
+from modelcollapse.models.neural.base import NeuralFamily, TrainedConfig
+from modelcollapse.models.neural.images import VARIANCE
 from modelcollapse.models.neural.vae import mlp
 from modelcollapse.models.rowbased import Fitted
+from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 
 class Denoiser(nn.Module):
@@ -65,25 +66,37 @@ class Denoiser(nn.Module):
         return x
 
 
+@MODELS.register
+class DDPMModelConfig(TrainedConfig):
+    """A DDPM with an MLP denoiser on 2-D shapes or flattened images."""
+
+    kind: Literal["ddpm"] = "ddpm"
+    hidden: PositiveInt = 256
+    timesteps: Annotated[int, Field(ge=2)] = 100
+    steps: PositiveInt = 3000
+    batch_size: PositiveInt = 256
+    lr: Positive = 1e-3
+    sources: ClassVar[tuple[str, ...]] = ("shapes", "images")
+
+    def build(self, source: Any) -> DDPMFamily:
+        images = source.kind == "images"
+        return DDPMFamily(self, source.dim if images else 2, images)
+
+
 @dataclass
 class DDPMFamily(NeuralFamily):
-    """DDPM on real-valued rows: 2-D shapes or flattened images."""
+    """DDPM on real-valued rows: 2-D shapes or flattened images (``dim`` values each)."""
 
-    dim: int = 2
-    hidden: int = 256
-    timesteps: int = 100
-    steps: int = 3000
-    batch_size: int = 256
-    lr: float = 1e-3
-    images: bool = False
-    device: str = "auto"
+    config: DDPMModelConfig
+    dim: int
+    images: bool
 
-    @property
-    def metrics(self) -> dict[str, Metric]:
-        return IMAGE_METRICS if self.images else ROW_METRICS
+    def __post_init__(self) -> None:
+        self.metrics = VARIANCE
+        self.sample_metrics = "images" if self.images else "rows"
 
     def new_net(self, world: World) -> Denoiser:
-        return Denoiser(self.dim, self.hidden, self.timesteps)
+        return Denoiser(self.dim, self.config.hidden, self.config.timesteps)
 
     def train_net(self, net: Any, parts: Sequence[Part], world: World, rng: np.random.Generator) -> dict[str, Any]:
         x, prob = stacked(parts)
@@ -92,7 +105,8 @@ class DDPMFamily(NeuralFamily):
             mean, std = np.full_like(mean, x.mean()), np.full_like(std, x.std())
         data = torch.as_tensor((x - mean) / std, dtype=torch.float32, device=self.torch_device)
         gen = generator(rng, self.torch_device)
-        train(net, lambda b: net.loss(b, gen), data, prob, self.steps, self.batch_size, self.lr, rng)
+        cfg = self.config
+        train(net, lambda b: net.loss(b, gen), data, prob, cfg.steps, cfg.batch_size, cfg.lr, rng)
         return {"mean": mean.tolist(), "std": std.tolist()}
 
     def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:

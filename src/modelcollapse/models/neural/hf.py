@@ -9,13 +9,15 @@ source's token ids, so the model's vocabulary is the source's (``vocab_size``); 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from modelcollapse.models.neural.lm import LMFamily
+from modelcollapse.models.neural.lm import LanguageModelConfig, LMFamily
+from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
 
 
@@ -31,28 +33,42 @@ class CausalLM(nn.Module):
         return out.logits, out.past_key_values
 
 
+@MODELS.register
+class HFModelConfig(LanguageModelConfig):
+    """A Hugging Face causal LM (``model``: path or hub name; else a GPT-2 from ``config``), fine-tuned each
+    generation from the same base."""
+
+    kind: Literal["hf-lm"] = "hf-lm"
+    model: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    base_seed: Annotated[int, Field(ge=0)] = 0
+    lr: Positive = 1e-3
+
+    def build(self, source: Any) -> HFFamily:
+        return HFFamily(self, self.vocabulary(source), source.max_tokens)
+
+
 @dataclass
 class HFFamily(LMFamily):
-    """``model``: a path or hub name; without it, a GPT-2 built from ``config`` (a tiny one by default)."""
+    """``config.model``: a path or hub name; without it, a GPT-2 built from ``config.config`` (tiny by default)."""
 
-    model: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    base_seed: int = 0
+    config: HFModelConfig
 
     def new_net(self, world: World) -> CausalLM:
         import transformers
 
         transformers.logging.set_verbosity_error()
+        cfg = self.config
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.base_seed)  # the same base weights every generation
+            torch.manual_seed(cfg.base_seed)  # the same base weights every generation
             base: Any
-            if self.model:
-                base = transformers.AutoModelForCausalLM.from_pretrained(self.model)
+            if cfg.model:
+                base = transformers.AutoModelForCausalLM.from_pretrained(cfg.model)
                 if base.get_input_embeddings().num_embeddings != self.vocab:
                     base.resize_token_embeddings(self.vocab)
             else:
-                cfg = {"n_layer": 2, "n_head": 2, "n_embd": 64} | self.config
+                sizes = {"n_layer": 2, "n_head": 2, "n_embd": 64} | cfg.config
                 base = transformers.GPT2LMHeadModel(
-                    transformers.GPT2Config(vocab_size=self.vocab, n_positions=self.max_tokens + 1, **cfg)
+                    transformers.GPT2Config(vocab_size=self.vocab, n_positions=self.max_tokens + 1, **sizes)
                 )
         return CausalLM(base)

@@ -1,4 +1,4 @@
-"""Metrics of model samples that are real-valued rows (pixels of images, points in the plane)."""
+"""The variance of model samples that are real-valued rows (pixels of images, points in the plane), and image grids."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from modelcollapse.models.base import Metric
-from modelcollapse.models.rowbased import SAMPLE_METRICS, Fitted
+from modelcollapse.models.rowbased import Fitted
 from modelcollapse.sources.base import World
 
 
@@ -21,13 +21,6 @@ VARIANCE = {
         _variance_ratio, "total (per-pixel) variance of model samples / of held-out real data (1 if faithful)"
     )
 }
-ROW_METRICS = VARIANCE | SAMPLE_METRICS
-IMAGE_METRICS = VARIANCE | {k: v for k, v in SAMPLE_METRICS.items() if k != "tail_mass_q95"}
-IMAGE_METRICS["mode_share_tv"] = Metric(
-    SAMPLE_METRICS["mode_share_tv"].fn,
-    "class balance: TV distance between the class shares of samples (labelled by a 1-NN classifier on "
-    "held-out real images) and of real images",
-)
 
 
 def image_grid(images: np.ndarray, side: int, columns: int = 8) -> np.ndarray:

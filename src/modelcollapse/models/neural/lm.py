@@ -13,21 +13,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field, PositiveInt, model_validator
 
+from modelcollapse.data import Part
 from modelcollapse.models.base import Metric
 from modelcollapse.models.neural._torch import batches, generator, stacked, train
-from modelcollapse.models.neural.base import NeuralFamily
+from modelcollapse.models.neural.base import NeuralFamily, TrainedConfig
 from modelcollapse.models.neural.gpt import GPT, generate
 from modelcollapse.models.ngram import TEXT_METRICS
 from modelcollapse.models.rowbased import Fitted
+from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
 from modelcollapse.sources.text import EOS, PAD
-from modelcollapse.workflows.base import Part
 
 
 def shifted(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,51 +49,72 @@ def token_loss(net: torch.nn.Module, rows: torch.Tensor, reduction: str = "mean"
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD, reduction=reduction)
 
 
+class LanguageModelConfig(TrainedConfig):
+    """What the token-document families (GPT, Hugging Face) share: the training budget and the sampler."""
+
+    epochs: Positive = 1.0
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
+    temperature: Positive = 1.0
+    top_k: Annotated[int, Field(ge=0)] = 0
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    prompt_tokens: Annotated[int, Field(ge=0)] = 0
+    sources: ClassVar[tuple[str, ...]] = ("text", "smiles")
+
+    def vocabulary(self, source: Any) -> int:
+        """The tokeniser is learned from the real training text: the network gets its exact vocabulary."""
+        try:
+            return len(source.build().corpus().vocab)
+        except FileNotFoundError as err:
+            raise ValueError(str(err)) from None
+
+
+@MODELS.register
+class GPTModelConfig(LanguageModelConfig):
+    """A small GPT trained from scratch (``init: scratch``) or from the last generation (``continue``)."""
+
+    kind: Literal["gpt"] = "gpt"
+    layers: PositiveInt = 2
+    heads: PositiveInt = 4
+    width: PositiveInt = 128
+    init: Literal["scratch", "continue"] = "scratch"
+
+    @model_validator(mode="after")
+    def _heads(self) -> GPTModelConfig:
+        if self.width % self.heads:
+            raise ValueError(f"width ({self.width}) must be a multiple of heads ({self.heads})")
+        return self
+
+    def build(self, source: Any) -> LMFamily:
+        return LMFamily(self, self.vocabulary(source), source.max_tokens)
+
+
 @dataclass
 class LMFamily(NeuralFamily):
-    """GPT language model; ``init`` is ``scratch`` (new weights each generation) or ``continue``."""
+    """GPT language model over ``vocab`` token ids; ``config.init`` is ``scratch`` or ``continue``."""
 
-    vocab: int = 5000
-    max_tokens: int = 48
-    layers: int = 2
-    heads: int = 4
-    width: int = 128
-    steps: int | None = None
-    epochs: float = 1.0
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    init: str = "scratch"
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    prompt_tokens: int = 0
-    device: str = "auto"
-    extra_metrics: dict[str, Metric] | None = None
+    config: LanguageModelConfig
+    vocab: int
+    max_tokens: int
 
-    @property
-    def warm_start(self) -> bool:  # type: ignore[override]
-        return self.init == "continue"
-
-    @property
-    def metrics(self) -> dict[str, Metric]:
-        out = {
+    def __post_init__(self) -> None:
+        self.metrics = {
             "test_nll": Metric(_test_nll, "cross-entropy of held-out real text (nats per token); perplexity = exp"),
             **{k: v for k, v in TEXT_METRICS.items() if k != "test_nll"},
         }
-        return out | (self.extra_metrics or {})
+        self.warm_start = isinstance(self.config, GPTModelConfig) and self.config.init == "continue"
 
     def new_net(self, world: World) -> torch.nn.Module:
-        return GPT(self.vocab, self.max_tokens + 1, self.layers, self.heads, self.width)
+        return GPT(self.vocab, self.max_tokens + 1, self.config.layers, self.config.heads, self.config.width)
 
     def steps_for(self, rows: int) -> int:
-        return self.steps or max(1, math.ceil(self.epochs * rows / self.batch_size))
+        return self.config.steps or max(1, math.ceil(self.config.epochs * rows / self.config.batch_size))
 
     def train_net(self, net: Any, parts: Sequence[Part], world: World, rng: np.random.Generator) -> dict[str, Any]:
         x, prob = stacked(parts)
         data = torch.as_tensor(x, dtype=torch.long, device=self.torch_device)
-        train(net, partial(token_loss, net), data, prob, self.steps_for(len(x)), self.batch_size, self.lr, rng,
-              self.weight_decay)
+        cfg = self.config
+        train(net, partial(token_loss, net), data, prob, self.steps_for(len(x)), cfg.batch_size, cfg.lr, rng,
+              cfg.weight_decay)
         return {}
 
     def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
@@ -107,7 +130,7 @@ class LMFamily(NeuralFamily):
         self, net: GPT, n: int, rng: np.random.Generator, prompts: np.ndarray | None = None
     ) -> np.ndarray:
         """``n`` documents, padded to ``max_tokens`` with -1."""
-        k = self.prompt_tokens
+        k = self.config.prompt_tokens
         if k and prompts is not None:
             long_enough = prompts[(prompts != PAD).sum(1) > k]
             prefix = long_enough[rng.integers(0, len(long_enough), n), :k]
@@ -118,8 +141,9 @@ class LMFamily(NeuralFamily):
         for sl in batches(n, 512):
             start = torch.as_tensor(prefix[sl], dtype=torch.long, device=self.torch_device)
             start = torch.cat([torch.full((len(start), 1), EOS, device=start.device, dtype=torch.long), start], 1)
-            new = generate(net, start, self.max_tokens - prefix.shape[1], gen, EOS, self.temperature, self.top_k,
-                           self.top_p).cpu().numpy()
+            cfg = self.config
+            new = generate(net, start, self.max_tokens - prefix.shape[1], gen, EOS, cfg.temperature, cfg.top_k,
+                           cfg.top_p).cpu().numpy()
             docs = np.concatenate([prefix[sl], new], 1)
             ended = np.cumsum(docs == EOS, axis=1) > 0
             ended[:, :k] = False

@@ -11,20 +11,22 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import PositiveInt
 from torch import nn
 
+from modelcollapse.data import Part
 from modelcollapse.models.base import Metric
 from modelcollapse.models.neural._torch import batches, generator, stacked, train
-from modelcollapse.models.neural.base import NeuralFamily
-from modelcollapse.models.neural.images import IMAGE_METRICS
+from modelcollapse.models.neural.base import NeuralFamily, TrainedConfig
+from modelcollapse.models.neural.images import VARIANCE
 from modelcollapse.models.rowbased import Fitted
+from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
-from modelcollapse.workflows.base import Part
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -56,38 +58,50 @@ class VAE(nn.Module):
         return rec + 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(-1)
 
 
+@MODELS.register
+class VAEModelConfig(TrainedConfig):
+    """A VAE (MLP encoder/decoder, Bernoulli likelihood) on images in [0, 1]."""
+
+    kind: Literal["vae"] = "vae"
+    hidden: PositiveInt = 256
+    latent: PositiveInt = 8
+    epochs: Positive = 20.0
+    batch_size: PositiveInt = 64
+    lr: Positive = 1e-3
+    sources: ClassVar[tuple[str, ...]] = ("images",)
+
+    def build(self, source: Any) -> VAEFamily:
+        return VAEFamily(self, source.dim)
+
+
 @dataclass
 class VAEFamily(NeuralFamily):
-    """VAE with ``latent`` dimensions; ``steps`` AdamW steps per generation (or ``epochs`` over the data)."""
+    """VAE on ``dim`` pixels; ``config.steps`` AdamW steps per generation (or ``config.epochs`` over the data)."""
 
-    dim: int = 64
-    hidden: int = 256
-    latent: int = 8
-    steps: int | None = None
-    epochs: float = 20.0
-    batch_size: int = 64
-    lr: float = 1e-3
-    device: str = "auto"
+    config: VAEModelConfig
+    dim: int
+    sample_metrics = "images"
 
-    @property
-    def metrics(self) -> dict[str, Metric]:
-        return {"test_neg_elbo": Metric(_test_neg_elbo, "negative ELBO of held-out real images (nats per image)"),
-                **IMAGE_METRICS}
+    def __post_init__(self) -> None:
+        self.metrics = {
+            "test_neg_elbo": Metric(_test_neg_elbo, "negative ELBO of held-out real images (nats per image)"),
+            **VARIANCE,
+        }
 
     def new_net(self, world: World) -> VAE:
-        return VAE(self.dim, self.hidden, self.latent)
+        return VAE(self.dim, self.config.hidden, self.config.latent)
 
     def train_net(self, net: Any, parts: Sequence[Part], world: World, rng: np.random.Generator) -> dict[str, Any]:
         x, prob = stacked(parts)
         data = torch.as_tensor(x, dtype=torch.float32, device=self.torch_device)
-        steps = self.steps or max(1, round(self.epochs * len(x) / self.batch_size))
+        steps = self.config.steps or max(1, round(self.config.epochs * len(x) / self.config.batch_size))
         gen = generator(rng, self.torch_device)
 
         def loss(batch: torch.Tensor) -> torch.Tensor:
-            eps = torch.randn(len(batch), self.latent, generator=gen, device=batch.device)
+            eps = torch.randn(len(batch), self.config.latent, generator=gen, device=batch.device)
             return net.neg_elbo(batch, eps).mean()
 
-        train(net, loss, data, prob, steps, self.batch_size, self.lr, rng)
+        train(net, loss, data, prob, steps, self.config.batch_size, self.config.lr, rng)
         return {}
 
     @torch.no_grad()

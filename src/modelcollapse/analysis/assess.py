@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from modelcollapse.metrics.definitions import ERRORS, PER_CELL, Thresholds, Verdict, scaling_law
-from modelcollapse.report.summary import Cell, cells
+from modelcollapse.analysis.definitions import ERRORS, PER_CELL, Thresholds, Verdict, scaling_law
+from modelcollapse.analysis.summary import Cell, cells
 from modelcollapse.store import Store
 
 SIZE = "samples_per_generation"

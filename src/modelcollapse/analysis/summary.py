@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelcollapse.report.predictions import predict
-from modelcollapse.run.config import Experiment
-from modelcollapse.run.loading import GRID_AXES, validate
-from modelcollapse.store import Store
+from modelcollapse.analysis.predictions import predict
+from modelcollapse.run.config import Experiment, stored
+from modelcollapse.store import GRID_AXES, Store
 
 SUMMARY_COLUMNS = ["reproduction", "metric", "workflow", "setting", "generation", "simulated", "se", "predicted", "z"]
 
@@ -43,7 +42,7 @@ def cells(store: Store, keys: set[str] | None = None) -> list[Cell]:
     """The cells of a store (only those in ``keys`` when given), in experiment and sweep order."""
     rows = store.con.execute("SELECT config_hash, experiment, sweep, config FROM cells").fetchall()
     out = [
-        Cell(key, name, json.loads(sweep), validate(json.loads(config)))
+        Cell(key, name, json.loads(sweep), stored(json.loads(config)))
         for key, name, sweep, config in rows
         if keys is None or key in keys
     ]

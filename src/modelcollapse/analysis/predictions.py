@@ -26,10 +26,10 @@ def predict(exp: Experiment) -> dict[tuple[str, str], np.ndarray]:
     out: dict[tuple[str, str], np.ndarray] = {}
     if rule is None:
         return out
-    metrics = set(exp.metric_names())
+    metrics = set(exp.metrics) if exp.metrics is not None else None  # None: whatever the store holds
     for wf in exp.workflow:
         for metric, curve in rule(exp, wf).items():
-            if metric in metrics:
+            if metrics is None or metric in metrics:
                 out[(wf.label, metric)] = curve
     return out
 
@@ -69,7 +69,7 @@ def _gaussian(exp: Any, wf: Any) -> Curves:
         traces, errors = gaussian.subsample_recursion(g, n, tr0)
         out["cov_trace_ratio"], out["mean_sq_error"] = traces / tr0, errors
     elif wf.kind == "fresh" and est == "unbiased" and wf.real_weight is None:
-        n_r, n_s = _fresh_sizes(wf, n)
+        n_r, n_s = wf.sizes(n)
         if n_r + n_s == n:
             e, v = mixing.fresh_pooled(g, n_r, n_s, tr0)  # s6a, per coordinate and summed
             out["mean_sq_error"], out["cov_trace_ratio"] = e, v / tr0
@@ -104,33 +104,16 @@ def _gaussian_known(exp: Any, wf: Any, tr0: float) -> Curves:
     """Known covariance: the mean is a linear estimator, so the s4 recursion is exact at every n."""
     g, n = exp.generations, exp.samples_per_generation
     if wf.kind == "fresh":
-        n_r, n_s = _fresh_sizes(wf, n)
+        n_r, n_s = wf.sizes(n)
         return {"mean_sq_error": mixing.fresh_known_variance(g, n_r, n_s, wf.real_weight, tr0, n0=n)}
     rho = _rho(exp, wf)
     return {} if rho is None else {"mean_sq_error": rho * tr0 / n}
 
 
 def _rho(exp: Any, wf: Any) -> np.ndarray | None:
-    """rho_k of a workflow that weights whole data sets (s4), or None."""
-    g, n = exp.generations, exp.samples_per_generation
-    if wf.kind == "replace":
-        return dd.rho(dd.discard(g))
-    if wf.kind == "accumulate":
-        return dd.rho(dd.augment(g))
-    if wf.kind == "window":
-        return dd.rho(dd.window(g, wf.size))
-    if wf.kind == "weights" and len(wf.matrix) >= g:
-        return dd.rho(wf.matrix[:g])
-    if wf.kind == "mix":
-        m = round(wf.fraction * n)
-        return dd.rho(*dd.mix(g, m / n))
-    return None
-
-
-def _fresh_sizes(wf: Any, n: int) -> tuple[int, int]:
-    n_r = wf.real_samples if wf.real_samples is not None else max(1, round(wf.fraction * n))
-    n_s = wf.synthetic_samples if wf.synthetic_samples is not None else n - round(wf.fraction * n)
-    return n_r, n_s
+    """rho_k of a workflow that weights whole data sets (s4; the workflow states its shares), or None."""
+    shares = wf.shares(exp.samples_per_generation, exp.generations) if hasattr(wf, "shares") else None
+    return None if shares is None else dd.rho(*shares)
 
 
 def _regression(exp: Any, wf: Any) -> Curves:
@@ -150,8 +133,8 @@ def _regression(exp: Any, wf: Any) -> Curves:
     base = regression.base_error(d, n, sigma2)
     rho = None
     if wf.kind == "replace":
-        rho = dd.rho(dd.discard(g))  # any design (s3)
-    elif src.design == "fixed" and (wf.kind != "mix" or round(wf.fraction * n) == n):
+        rho = _rho(exp, wf)  # any design (s3)
+    elif src.design == "fixed" and (wf.kind != "mix" or wf.build(n, g).synthetic_size(2) == n):
         rho = _rho(exp, wf)  # same X in every data set: OLS of the union = weighted mean of the fits
     if rho is None:
         return {}
@@ -175,7 +158,7 @@ def _categorical(exp: Any, wf: Any) -> Curves:
             "support_size": discrete.expected_support(g, n, p0),
         }
     if wf.kind == "fresh" and wf.real_weight is None:
-        n_r, n_s = _fresh_sizes(wf, n)
+        n_r, n_s = wf.sizes(n)
         return {"l2_sq_to_truth": discrete.fresh_real_deviation(g, n_r, n_s, p0, n0=n)}
     return {}
 

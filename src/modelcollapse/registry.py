@@ -1,0 +1,221 @@
+"""One registry per concept: every source, model family and workflow declares its config once, beside its code.
+
+A config is a frozen pydantic model with a ``kind`` literal; registering it makes ``kind`` valid in an
+experiment, lists it in ``modelcollapse list`` and in the allowed values of error messages:
+
+>>> from typing import Literal
+>>> @WORKFLOWS.register
+... class Doubling(Config):
+...     '''Example: a workflow config (its ``build`` is left out here).'''
+...     kind: Literal["doubling-example"] = "doubling-example"
+>>> "doubling-example" in WORKFLOWS.kinds()
+True
+>>> WORKFLOWS.unregister("doubling-example")
+
+The package's own kinds are found by importing their modules, named below; those that need an optional
+extra (PyTorch) are imported only when their kind is asked for, so ``import modelcollapse`` stays light.
+This module imports nothing else of the package: every layer may use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+C = TypeVar("C", bound=type["Config"])
+
+# Field types the configs share.
+Positive = Annotated[float, Field(gt=0.0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Estimator = Literal["mle", "unbiased"]
+
+
+class Config(BaseModel):
+    """Base of every config: unknown fields are errors, and a validated config never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Opaque(BaseModel):
+    """A stored config whose kind this process does not know (a user's model, a missing extra): its fields,
+    kept as they were, so a results folder can still be read."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+    def __getattr__(self, name: str) -> Any:
+        extra = self.__pydantic_extra__ or {}
+        if name in extra:
+            return extra[name]
+        raise AttributeError(name)
+
+
+class UnknownKind(LookupError):
+    """A kind no class is registered for: ``args = (kind as quoted, allowed kinds)``."""
+
+
+class MissingKind(LookupError):
+    """A config without a ``kind``."""
+
+
+class Registry:
+    """Kinds of one concept (``source``, ``model``, ``workflow``) -> their config classes.
+
+    ``modules`` are imported on first use (they register their kinds); ``lazy`` maps a kind to the module
+    that registers it, imported only when that kind is needed.
+    """
+
+    def __init__(self, concept: str, modules: tuple[str, ...] = (), lazy: Mapping[str, str] | None = None) -> None:
+        self.concept = concept
+        self._modules, self._lazy = modules, dict(lazy or {})
+        self._kinds: dict[str, type[Config]] = {}
+        self._aliases: dict[str, str] = {}
+        self._loaded = False
+
+    def register(self, cls: C | None = None, *, aliases: tuple[str, ...] = ()) -> Any:
+        """Class decorator: registers ``cls`` under its ``kind`` literal (and ``aliases``, accepted in configs)."""
+
+        def add(c: C) -> C:
+            kind = kind_of(c)
+            self._kinds[kind] = c
+            for a in aliases:
+                self._aliases[a] = kind
+            return c
+
+        return add(cls) if cls is not None else add
+
+    def unregister(self, kind: str) -> None:
+        self._kinds.pop(kind, None)
+        self._aliases = {a: k for a, k in self._aliases.items() if k != kind}
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self._modules:
+                importlib.import_module(module)
+
+    def aliases(self, kind: str) -> list[str]:
+        return [a for a, k in self._aliases.items() if k == kind]
+
+    def canonical(self, kind: str) -> str:
+        return self._aliases.get(kind, kind)
+
+    def get(self, kind: str) -> type[Config] | None:
+        """The config class of ``kind`` (or an alias); None when unknown. May import a lazy builtin."""
+        self._load()
+        kind = self.canonical(kind)
+        if kind not in self._kinds and kind in self._lazy:
+            importlib.import_module(self._lazy[kind])  # ImportError names the missing extra
+        return self._kinds.get(kind)
+
+    def kinds(self) -> list[str]:
+        """Every kind, the lazy ones included (without importing them): the package's in the order of their
+        modules, then those registered by users."""
+        self._load()
+        modules = [*self._modules, *self._lazy.values()]
+        found = {**dict.fromkeys(self._lazy), **self._kinds}
+
+        def order(kind: str) -> int:
+            module = self._kinds[kind].__module__ if kind in self._kinds else self._lazy[kind]
+            return modules.index(module) if module in modules else len(modules)
+
+        return sorted(found, key=order)  # stable: registration order within a module
+
+    def is_builtin(self, kind: str) -> bool:
+        """True for the package's own kinds (a fresh worker process finds them by importing the package)."""
+        cls = self._kinds.get(self.canonical(kind))
+        return cls is not None and cls.__module__ in (*self._modules, *self._lazy.values())
+
+    def items(self) -> Iterator[tuple[str, type[Config] | ImportError]]:
+        """``(kind, config class)`` for every kind; a lazy kind whose extra is missing gives its ImportError."""
+        for kind in self.kinds():
+            try:
+                cls = self.get(kind)
+            except ImportError as err:
+                yield kind, err
+                continue
+            if cls is not None:
+                yield kind, cls
+
+    def parse(self, value: Any, context: Mapping[str, Any] | None = None) -> BaseModel:
+        """Validate one ``{kind: ..., ...}`` mapping with its kind's class (pydantic adds the field to errors).
+
+        When reading stored results (``context={"stored": True}``), an unknown kind is kept as :class:`Opaque`.
+        """
+        if isinstance(value, BaseModel):
+            return value
+        if isinstance(value, str):
+            value = {"kind": value}
+        if not isinstance(value, dict) or "kind" not in value:
+            raise MissingKind()
+        kind = value["kind"]
+        stored = bool(context and context.get("stored"))
+        try:
+            cls = self.get(kind) if isinstance(kind, str) else None
+        except ImportError as err:
+            if stored:
+                return Opaque.model_validate(value)
+            raise UnknownKind(_short(kind), f"{', '.join(self.kinds())} ({kind} needs an extra: {err})") from None
+        if cls is None:
+            if stored and isinstance(kind, str):
+                return Opaque.model_validate(value)
+            raise UnknownKind(_short(kind), ", ".join(self.kinds()))
+        if kind != kind_of(cls):
+            value = {**value, "kind": kind_of(cls)}
+        return cls.model_validate(value, context=context)
+
+
+def kind_of(cls: type[BaseModel]) -> str:
+    """The ``kind`` literal a config class declares."""
+    field = cls.model_fields.get("kind")
+    kinds = get_args(field.annotation) if field is not None else ()
+    if len(kinds) != 1 or not isinstance(kinds[0], str):
+        raise TypeError(f"{cls.__name__} must declare kind: Literal['its-kind']")
+    return kinds[0]
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def doc(obj: object) -> str:
+    """The first line of a docstring."""
+    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+
+
+SOURCES = Registry(
+    "source",
+    modules=(
+        "modelcollapse.sources.gaussian",
+        "modelcollapse.sources.regression",
+        "modelcollapse.sources.discrete",
+        "modelcollapse.sources.sklearn_data",
+        "modelcollapse.sources.text",
+        "modelcollapse.sources.molecules",
+        "modelcollapse.sources.images",
+    ),
+)
+MODELS = Registry(
+    "model",
+    modules=(
+        "modelcollapse.models.gaussian",
+        "modelcollapse.models.linear",
+        "modelcollapse.models.discrete",
+        "modelcollapse.models.kde",
+        "modelcollapse.models.gmm",
+        "modelcollapse.models.ngram",
+    ),
+    lazy={  # PyTorch, an optional extra, is imported only for these
+        "gpt": "modelcollapse.models.neural.lm",
+        "hf-lm": "modelcollapse.models.neural.hf",
+        "vae": "modelcollapse.models.neural.vae",
+        "ddpm": "modelcollapse.models.neural.ddpm",
+    },
+)
+WORKFLOWS = Registry("workflow", modules=("modelcollapse.workflows.rules",))
+
+Decorator = Callable[[C], C]

@@ -1,0 +1,110 @@
+"""One chunk of work: a block of replicates of one sweep cell, every workflow, and the keys of its streams.
+
+Every random stream is keyed by the config (``SeedSequence(seed, key, block)``), so a chunk's numbers do
+not depend on where, when or next to what it runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcollapse._rng import stable_hash, stream
+from modelcollapse.run.config import Experiment
+from modelcollapse.run.engine import simulate
+from modelcollapse.run.journal import Journal
+
+
+def cell_key(exp: Experiment) -> str:
+    """Identifies a cell's results: the config without replicates and name."""
+    return stable_hash(exp.model_dump(mode="json", exclude={"replicates", "name", "sweep", "grid"}))
+
+
+def real_key(exp: Experiment) -> str:
+    """Keys the real data: cells with the same source, size and seed see the same real data."""
+    return stable_hash(["real", exp.source.model_dump(mode="json"), exp.samples_per_generation])
+
+
+def chain_key(exp: Experiment, workflow: Any) -> str:
+    parts = [exp.source.model_dump(mode="json"), exp.model.model_dump(mode="json"), workflow.chain()]
+    return stable_hash(["chain", parts, exp.samples_per_generation])
+
+
+def journal(exp: Experiment, workflow: Any, folder: Path) -> Journal:
+    """Where a durable chain's generations go: ``folder/<workflow>``, except the leading generations that
+    cells share (a grid's generator), which live once per block under ``generations/chain-<key>/``."""
+    upto = workflow.shared_generations
+    if not upto:
+        return Journal(folder / workflow.label)
+    key = stable_hash([chain_key(exp, workflow), exp.metric_names()])
+    return Journal(folder / workflow.label, folder.parent.parent / f"chain-{key[:16]}" / folder.name, upto)
+
+
+POOL_BYTES_PER_BLOCK = 1 << 30
+
+
+def block_size(exp: Experiment) -> int:
+    """Replicates per random stream: the family's block, shrunk so a row pool stays under 1 GiB.
+
+    A pure function of the config (never of ``replicates``), so replicate r's
+    numbers do not depend on how many replicates run.
+    """
+    size = exp.family().block
+    n, gens = exp.samples_per_generation, exp.generations
+    if any(exp.built(wf).needs_rows for wf in exp.workflow):
+        per_replicate = n * gens * exp.source.row_bytes
+        size = max(1, min(size, POOL_BYTES_PER_BLOCK // per_replicate))
+    return size
+
+
+def block_count(exp: Experiment) -> tuple[int, int]:
+    """(replicates per block, number of blocks)."""
+    size = block_size(exp)
+    return size, math.ceil(exp.replicates / size)
+
+
+def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Every workflow of ``exp`` on the same real data for one block; values (generations, block size).
+
+    With a ``folder``, durable families write every generation under ``folder/<workflow>/`` and resume there.
+    """
+    family = exp.family()
+    size, _ = block_count(exp)
+    n, gens = exp.samples_per_generation, exp.generations
+    world = exp.source.build().world(size, n, stream(exp.seed, real_key(exp), block))
+    metrics = exp.metric_names()
+    return {
+        wf.label: simulate(
+            world,
+            family,
+            exp.built(wf),
+            gens,
+            stream(exp.seed, chain_key(exp, wf), block),
+            metrics,
+            None if folder is None else journal(exp, wf, folder),
+        )
+        for wf in exp.workflow
+    }
+
+
+def generations_folder(out: str | Path, key: str, block: int) -> Path:
+    """Where the durable generations (checkpoints, synthetic data) of one block of one cell live."""
+    return Path(out) / "generations" / key[:16] / f"block-{block:04d}"
+
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of work and of storage: a block of replicates of one cell, all workflows."""
+
+    key: str
+    point: dict[str, Any]
+    exp: Experiment
+    block: int
+    first: int  # index of the block's first replicate
+    keep: int  # replicates of the block that the run asked for
+    folder: Path | None = None  # durable generations, for the families that write them
