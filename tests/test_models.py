@@ -27,7 +27,7 @@ def _paths(exp, workflow, metric: str, gen: int) -> tuple[np.ndarray, np.ndarray
         for b in range(8):
             world = src.world(fam.block, exp.samples_per_generation, np.random.default_rng([b, needs_rows]))
             rng = np.random.default_rng([99, b, needs_rows])
-            vals.append(simulate(world, fam, wf, gen, rng, [metric])[metric][-1])
+            vals.append(simulate(world, fam, wf, gen, rng, {metric: exp.metric_table()[metric]})[metric][-1])
         out.append(np.concatenate(vals))
     return out[0], out[1]
 

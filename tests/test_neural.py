@@ -130,7 +130,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, wor
     def chain(journal, family=None):  # type: ignore[no-untyped-def]
         world = exp.source.build().world(1, 20, stream(0, real_key(exp), 0))
         return run_chain(world, family or exp.family(), wf.build(20, 4), 4, stream(0, chain_key(exp, wf), 0),
-                         exp.metric_names(), journal)
+                         exp.metric_table(), journal)
 
     clean = chain(None)
     family = exp.family()

@@ -269,7 +269,8 @@ def _metrics_by_family() -> dict[str, dict[str, str]]:
         for source in cls.sources:  # type: ignore[attr-defined]
             source_cls = SOURCES.get(source)
             try:
-                model, data = cls.model_validate({"kind": kind}), source_cls.model_validate({"kind": source})  # type: ignore[union-attr]
+                data = source_cls.model_validate({"kind": source, **source_cls.example})  # type: ignore[union-attr]
+                model = cls.model_validate({"kind": kind})
                 exp = Experiment.model_construct(source=data, model=model)
                 metrics = {m: v.description for m, v in exp.metric_table().items()}
             except Exception:  # e.g. a source whose data are not installed here, or a required field

@@ -183,8 +183,8 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 def doc(obj: object) -> str:
-    """The first line of a docstring."""
-    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+    """The first paragraph of a docstring, on one line."""
+    return " ".join((obj.__doc__ or "").strip().split("\n\n")[0].split())
 
 
 SOURCES = Registry(

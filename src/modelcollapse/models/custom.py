@@ -62,8 +62,11 @@ class UserModelConfig(FamilyConfig):
 
 def register_model(kind: str, factory: type[Model]) -> type[UserModelConfig]:
     """Make ``model: {kind: KIND, params: {...}}`` build ``factory(**params)``, run one replicate at a time."""
-    cls = create_model(  # type: ignore[call-overload]
-        f"UserModel[{kind}]", __base__=UserModelConfig, __module__=factory.__module__, kind=(Literal[kind], kind)
+    cls = create_model(
+        f"UserModel[{kind}]",
+        __base__=UserModelConfig,
+        __module__=factory.__module__,
+        kind=(Literal[kind], kind),  # type: ignore[arg-type]
     )
     cls.factory = factory
     cls.__doc__ = (factory.__doc__ or "").strip() or f"a user's model ({factory.__name__})"

@@ -60,7 +60,7 @@ class CategoricalFamily(Family):
 
     config: CategoricalModelConfig
     categories: int
-    block: ClassVar[int] = 50
+    block = 50
 
     def __post_init__(self) -> None:
         self.metrics = CATEGORICAL_METRICS
@@ -118,7 +118,7 @@ class _MeanFamily(Family):
     """Fits the sample mean of scalar rows: the Bernoulli probability, the Poisson rate."""
 
     config: BernoulliModelConfig | PoissonModelConfig
-    block: ClassVar[int] = 50
+    block = 50
 
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))

@@ -8,7 +8,7 @@ Bartlett decomposition), which is exact in distribution and free in ``n``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -115,8 +115,10 @@ class GaussianFamily(Family):
     """
 
     config: GaussianModelConfig
-    block: ClassVar[int] = 50
-    metrics: ClassVar[Mapping[str, Metric]]  # METRICS, below
+    block = 50
+
+    def __post_init__(self) -> None:
+        self.metrics = METRICS
 
     @property
     def _diagonal(self) -> bool:
@@ -285,5 +287,3 @@ class GaussianModelConfig(FamilyConfig):
     def build(self, source: Any) -> Family:
         return GaussianFamily(self)
 
-
-GaussianFamily.metrics = METRICS

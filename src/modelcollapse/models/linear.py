@@ -9,7 +9,7 @@ generation, and a synthetic data set's statistics are drawn exactly
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -98,8 +98,10 @@ class LinearRegressionFamily(Family):
     """
 
     config: OLSModelConfig | RidgeModelConfig
-    block: ClassVar[int] = 50
-    metrics: ClassVar[Mapping[str, Metric]]  # METRICS, below
+    block = 50
+
+    def __post_init__(self) -> None:
+        self.metrics = METRICS
 
     def prepare(self, rows: Rows, world: World) -> RegressionStats:
         if world.truth.design is not None and rows is world.train:
@@ -259,5 +261,3 @@ class RidgeModelConfig(FamilyConfig):
     def build(self, source: Any) -> Family:
         return LinearRegressionFamily(self)
 
-
-LinearRegressionFamily.metrics = METRICS

@@ -76,7 +76,8 @@ def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[s
     size, _ = block_count(exp)
     n, gens = exp.samples_per_generation, exp.generations
     world = exp.source.build().world(size, n, stream(exp.seed, real_key(exp), block))
-    metrics = exp.metric_names()
+    table = exp.metric_table()
+    metrics = {m: table[m] for m in exp.metric_names()}
     return {
         wf.label: simulate(
             world,

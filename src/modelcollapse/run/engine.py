@@ -12,12 +12,12 @@ journal, interrupted or not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from modelcollapse.data import Part
-from modelcollapse.models.base import Family
+from modelcollapse.models.base import Family, Metric
 from modelcollapse.run.journal import Journal
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Workflow, training_size
@@ -31,10 +31,10 @@ def simulate(
     workflow: Workflow,
     generations: int,
     rng: np.random.Generator,
-    metrics: Sequence[str],
+    metrics: Mapping[str, Metric],
     journal: Journal | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run ``generations`` generations; returns ``{metric: array (generations, B)}``.
+    """Run ``generations`` generations, measuring ``metrics``; returns ``{metric: array (generations, B)}``.
 
     ``train_size`` (rows in each generation's training set) is always recorded.
     """
@@ -52,7 +52,7 @@ def simulate(
 
     def record(t: int, params: object, parts: Sequence[Part], synth: object = None, fresh: object = None) -> None:
         for m in metrics:
-            out[m][t - 1] = family.metrics[m].fn(params, world)
+            out[m][t - 1] = metrics[m].fn(params, world)
         out[TRAIN_SIZE][t - 1] = training_size(parts)
         if journal is not None:
             save = lambda folder: family.save(params, folder, world)

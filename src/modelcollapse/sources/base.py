@@ -41,6 +41,7 @@ class SourceConfig(Config):
     """A source's config: registered with ``@SOURCES.register``; ``build()`` makes the :class:`Source`."""
 
     metric_sets: ClassVar[tuple[str, ...]] = ()  # tables of sample metrics this kind of data adds (metrics.sets)
+    example: ClassVar[dict[str, Any]] = {}  # the fields a minimal valid config needs (``list`` builds one)
 
     @property
     def row_bytes(self) -> int:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
-from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
+from modelcollapse.sources.base import SourceConfig, World
 
 
 def word_frequencies(k: int, language: str = "en") -> tuple[list[str], np.ndarray]:
@@ -82,6 +82,7 @@ class CategoricalSourceConfig(SourceConfig):
     """K symbols: ``uniform``, ``zipf`` (p_i ~ i^-exponent), ``wordfreq`` (top-K English words) or ``probabilities``."""
 
     kind: Literal["categorical"] = "categorical"
+    example: ClassVar[dict[str, Any]] = {"categories": 10}
     categories: PositiveInt | None = None
     distribution: Literal["uniform", "zipf", "wordfreq"] = "zipf"
     exponent: Positive = 1.0

@@ -8,9 +8,9 @@ from typing import Literal
 import numpy as np
 from pydantic import PositiveInt, model_validator
 
-from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
+from modelcollapse.sources.base import SourceConfig, World
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES
+from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.sources.sklearn_data import RealTruth
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, PositiveInt
 
-from modelcollapse.sources.base import SourceConfig
 from modelcollapse.registry import SOURCES
+from modelcollapse.sources.base import SourceConfig
 from modelcollapse.sources.text import Corpus, TextSource, encode_corpus
 
 
@@ -65,6 +65,7 @@ class SmilesSourceConfig(SourceConfig):
     """Drug-like molecules as SMILES characters (MOSES, ``pip install --no-deps molsets==0.3.1``), or ``path``."""
 
     kind: Literal["smiles"] = "smiles"
+    metric_sets: ClassVar[tuple[str, ...]] = ("molecules",)  # RDKit: validity, novelty, property distances
     path: str | None = None
     pool: PositiveInt = 20000
     pool_seed: Annotated[int, Field(ge=0)] = 0

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
+from modelcollapse.sources.base import SourceConfig, World
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class RegressionSourceConfig(SourceConfig):
     """y = x^T w* + noise; x ~ N(0, diag(feature_variance)); w* ~ N(0, I/dim) per replicate."""
 
     kind: Literal["linear-regression"] = "linear-regression"
+    example: ClassVar[dict[str, Any]] = {"dim": 2}
     dim: PositiveInt
     noise_std: Annotated[float, Field(ge=0.0)] = 1.0
     design: Literal["fixed", "fresh"] = "fixed"

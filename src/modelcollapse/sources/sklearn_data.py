@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
+from modelcollapse.sources.base import SourceConfig, World
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES
+from modelcollapse.sources.base import SourceConfig, World
 
 FORTUNES = Path("/usr/share/games/fortunes")
 EXCLUDED = {"art", "ascii-art", "perl", "linuxcookie", "debian", "definitions"}  # pictures, code, jargon lists

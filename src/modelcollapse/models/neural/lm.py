@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 import numpy as np
 import torch
@@ -104,7 +104,8 @@ class LMFamily(NeuralFamily):
         self.warm_start = isinstance(self.config, GPTModelConfig) and self.config.init == "continue"
 
     def new_net(self, world: World) -> torch.nn.Module:
-        return GPT(self.vocab, self.max_tokens + 1, self.config.layers, self.config.heads, self.config.width)
+        cfg = cast(GPTModelConfig, self.config)  # the Hugging Face family builds its own network
+        return GPT(self.vocab, self.max_tokens + 1, cfg.layers, cfg.heads, cfg.width)
 
     def steps_for(self, rows: int) -> int:
         return self.config.steps or max(1, math.ceil(self.config.epochs * rows / self.config.batch_size))
