@@ -22,7 +22,7 @@ def rule_curve(rule: str, k: int) -> np.ndarray:
     cls = WORKFLOWS.get(name)
     if cls is None or name not in rules():
         raise ValueError(f"--rule {rule!r}: unknown rule; allowed: {', '.join(_usage())}")
-    fields: dict[str, object] = {"kind": name}
+    fields: dict[str, object] = {"kind": WORKFLOWS.canonical(name)}
     field = cls.theory_argument  # type: ignore[attr-defined]
     if arg:
         if field is None:
