@@ -121,7 +121,7 @@ class Interrupt(Exception):
 @pytest.mark.parametrize("workflow", ["accumulate", "accumulate-subsample", "replace"])
 def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, workflow: str) -> None:  # type: ignore[no-untyped-def]
     from modelcollapse._rng import stream
-    from modelcollapse.run.runner import chain_key, real_key
+    from modelcollapse.run.chunk import chain_key, real_key
 
     exp = experiment(**lm(generations=4, replicates=1))
     wf = exp.workflow[0].model_copy(update={"kind": workflow})

@@ -43,14 +43,8 @@ class Opaque(BaseModel):
     """A stored config whose kind this process does not know (a user's model, a missing extra): its fields,
     kept as they were, so a results folder can still be read."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)  # its fields read as attributes, as stored
     kind: str
-
-    def __getattr__(self, name: str) -> Any:
-        extra = self.__pydantic_extra__ or {}
-        if name in extra:
-            return extra[name]
-        raise AttributeError(name)
 
 
 class UnknownKind(LookupError):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from modelcollapse.run.config import Experiment
+from modelcollapse.workflows.base import WorkflowConfig
 from modelcollapse.theory import cardinality, discrete, gaussian, gaussian1d, kde, mixing, regression
 from modelcollapse.theory import dey_donoho as dd
 
@@ -112,7 +113,7 @@ def _gaussian_known(exp: Any, wf: Any, tr0: float) -> Curves:
 
 def _rho(exp: Any, wf: Any) -> np.ndarray | None:
     """rho_k of a workflow that weights whole data sets (s4; the workflow states its shares), or None."""
-    shares = wf.shares(exp.samples_per_generation, exp.generations) if hasattr(wf, "shares") else None
+    shares = wf.shares(exp.samples_per_generation, exp.generations) if isinstance(wf, WorkflowConfig) else None
     return None if shares is None else dd.rho(*shares)
 
 

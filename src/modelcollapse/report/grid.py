@@ -16,8 +16,7 @@ import pandas as pd
 from modelcollapse.analysis.predictions import predict
 from modelcollapse.analysis.summary import Cell, cells, statistics, z_score
 from modelcollapse.report.figures import LABELS, _pyplot
-from modelcollapse.run.loading import GRID_AXES
-from modelcollapse.store import Store
+from modelcollapse.store import GRID_AXES, Store
 
 
 def table(group: Iterable[Cell], stats: pd.DataFrame) -> pd.DataFrame:

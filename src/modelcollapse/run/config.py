@@ -9,6 +9,7 @@ be read: one from a machine with a GPU, or one written with a model this process
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -141,6 +142,12 @@ class Experiment(Config):
         """What travels to a worker process: the config; the family and workflows are rebuilt there, once."""
         state = super().__getstate__()
         return {**state, "__pydantic_private__": {"_family": None, "_workflows": {}}}
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Experiment:
+        """A copy (with ``update`` applied) that builds its own family and workflows."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._family, copy._workflows = None, {}
+        return copy
 
     def family(self) -> Family:
         """The model family, built once per experiment (it may read the source, e.g. a vocabulary)."""

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
+from modelcollapse._rng import child_seed
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
 from modelcollapse.sources.base import SourceConfig, World
@@ -32,10 +33,6 @@ def blob_centers(k: int, seed: int, spread: float = 4.0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-spread, spread, size=(k, 2))
 
 
-def _seed(g: np.random.Generator) -> int:
-    return int(g.integers(2**31 - 1))
-
-
 @dataclass(frozen=True)
 class ShapeSource:
     """moons, circles, blobs (fixed centres) or a swiss roll projected to 2-D (columns x and z, scaled by 1/5)."""
@@ -49,13 +46,14 @@ class ShapeSource:
     def _one(self, m: int, g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         from sklearn import datasets
 
+        seed = child_seed(g, bits=31)
         if self.shape == "moons":
-            return datasets.make_moons(m, noise=self.noise, random_state=_seed(g))
+            return datasets.make_moons(m, noise=self.noise, random_state=seed)
         if self.shape == "circles":
-            return datasets.make_circles(m, noise=self.noise, factor=0.5, random_state=_seed(g))
+            return datasets.make_circles(m, noise=self.noise, factor=0.5, random_state=seed)
         if self.shape == "blobs":
-            return datasets.make_blobs(m, centers=self.centers, cluster_std=self.cluster_std, random_state=_seed(g))
-        x, _ = datasets.make_swiss_roll(m, noise=self.noise, random_state=_seed(g))
+            return datasets.make_blobs(m, centers=self.centers, cluster_std=self.cluster_std, random_state=seed)
+        x, _ = datasets.make_swiss_roll(m, noise=self.noise, random_state=seed)
         return x[:, [0, 2]] / 5.0, np.zeros(m, dtype=int)
 
     def world(self, batch: int, n: int, rng: np.random.Generator) -> World:

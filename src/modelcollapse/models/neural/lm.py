@@ -95,6 +95,7 @@ class LMFamily(NeuralFamily):
     config: LanguageModelConfig
     vocab: int
     max_tokens: int
+    sample_metrics = None  # its samples are token documents: TEXT_METRICS measure them
 
     def __post_init__(self) -> None:
         self.metrics = {
