@@ -13,10 +13,12 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DB_NAME = "results.duckdb"
 GRID_AXES = ("n_real", "n_syn")  # the sweep columns of a real-synthetic grid
@@ -105,6 +107,8 @@ class Store:
         seconds: float,
     ) -> int:
         """Store ``results[workflow][metric]`` of shape (generations, replicates) atomically."""
+        import pandas as pd  # lazy, like duckdb: importing the package must stay light
+
         frames = []
         for workflow, metrics in results.items():
             for metric, values in metrics.items():

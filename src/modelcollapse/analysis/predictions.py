@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from modelcollapse.run.config import Experiment
-from modelcollapse.workflows.base import WorkflowConfig
 from modelcollapse.theory import cardinality, discrete, gaussian, gaussian1d, kde, mixing, regression
 from modelcollapse.theory import dey_donoho as dd
+from modelcollapse.workflows.base import WorkflowConfig
 
 Curves = dict[str, np.ndarray]
 

@@ -1,5 +1,7 @@
-"""Closed-form predictions (THEORY.md). Pure functions of the configuration; no simulation code."""
+"""Closed-form predictions (THEORY.md). Pure functions of the configuration; no simulation code.
 
-from modelcollapse.theory import dey_donoho, discrete, gaussian, gaussian1d, kde, mixing, regression
+Import the module you need (``from modelcollapse.theory import gaussian``): each loads only what it uses,
+so the workflows, which state their Dey & Donoho weights, do not pull in SciPy's statistics.
+"""
 
-__all__ = ["dey_donoho", "discrete", "gaussian", "gaussian1d", "kde", "mixing", "regression"]
+__all__ = ["cardinality", "dey_donoho", "discrete", "gaussian", "gaussian1d", "kde", "mixing", "regression"]
