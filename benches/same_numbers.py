@@ -32,8 +32,8 @@ def _cli(tree: Path, *args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def exports(tree: Path, out: Path, replicates: int, configs: list[str], reproductions: list[str]) -> dict[str, str]:
-    """``{job: sha256 of its CSV}`` for every job run with the package in ``tree``."""
+def exports(tree: Path, out: Path, replicates: int, configs: list[str], reproductions: list[str]) -> dict[str, Path]:
+    """``{job: its exported CSV}`` for every job run with the package in ``tree``."""
     digests = {}
     for name in configs:
         folder = out / Path(name).stem
@@ -46,10 +46,32 @@ def exports(tree: Path, out: Path, replicates: int, configs: list[str], reproduc
     return digests
 
 
-def _export(tree: Path, folder: Path) -> str:
+def _export(tree: Path, folder: Path) -> Path:
     csv = folder / "export.csv"
     _cli(tree, "export", str(folder), "--csv", str(csv))
-    return hashlib.sha256(csv.read_bytes()).hexdigest()
+    return csv
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def differences(before: Path, after: Path) -> list[str]:
+    """Which (workflow, metric) series differ, and by how much at most."""
+    import pandas as pd
+
+    a, b = pd.read_csv(before), pd.read_csv(after)
+    keys = [c for c in a.columns if c not in ("value", "config_hash")]
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return [f"columns or rows differ: {list(a.columns)} ({len(a)}) vs {list(b.columns)} ({len(b)})"]
+    both = a.merge(b, on=keys, how="outer", suffixes=("_before", "_after"), indicator=True)
+    out = []
+    for (workflow, metric), part in both.groupby(["workflow", "metric"]):
+        gap = (part.value_before - part.value_after).abs()
+        same = ((part.value_before == part.value_after) | (part.value_before.isna() & part.value_after.isna())).all()
+        if not same or (part._merge != "both").any():
+            out.append(f"{workflow} {metric}: max |difference| {gap.max():.3g}")
+    return out
 
 
 def main() -> int:
@@ -70,9 +92,11 @@ def main() -> int:
             after = exports(ROOT, Path(tmp) / "after", args.replicates, configs, reproductions)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
-    differ = [job for job in before if before[job] != after[job]]
-    for job in before:
-        print(f"{'same' if job not in differ else 'DIFFERENT':>9}  {job}  {after[job][:16]}")
+        differ = [job for job in before if digest(before[job]) != digest(after[job])]
+        for job in before:
+            print(f"{'same' if job not in differ else 'DIFFERENT':>9}  {job}  {digest(after[job])[:16]}")
+            for line in differences(before[job], after[job]) if job in differ else []:
+                print(f"{'':>11}{line}")
     print(f"{len(before) - len(differ)} of {len(before)} exports byte-identical to {args.base}")
     return 1 if differ else 0
 

@@ -75,3 +75,26 @@ def test_replace_raises_cross_entropy_more_than_accumulate() -> None:
     np.testing.assert_array_equal(rep[0], acc[0])  # the same real fit
     assert (rep[-1] > acc[-1]).all() and (acc[-1] > acc[0]).all()
     assert out["accumulate"]["train_size"][:, 0].tolist() == [400, 800, 1200, 1600, 2000]
+
+
+def test_held_out_documents_do_not_depend_on_the_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The held-out set is read in file order: the same in every process whatever its hash seed (a set of
+    paths once ordered it, so two runs, or two workers of one run, held out different documents)."""
+    import os
+    import subprocess
+    import sys
+
+    for k in range(4):  # files 0, 2, 4, 6 train (every word); 1, 3, 5, 7 are held out, one word each
+        (tmp_path / f"{2 * k}").write_text("w0 w1 w2 w3\n")
+        (tmp_path / f"{2 * k + 1}").write_text(f"w{k}\n")
+    code = (
+        "from modelcollapse.sources.text import load_corpus\n"
+        f"c = load_corpus(({str(tmp_path)!r},), 50, 8, 2)\n"
+        "print([[c.vocab[i] for i in d] for d in c.test])\n"
+    )
+    outs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert outs == {"[['w0'], ['w1'], ['w2'], ['w3']]\n"}

@@ -141,7 +141,7 @@ def load_corpus(
     docs = {f: read_records(f) for f in files}
     test_files = set(files[test_every - 1 :: test_every]) if len(files) >= 2 else set()
     train = [d for f in files if f not in test_files for d in docs[f]]
-    test = [d for f in test_files for d in docs[f]] or train[::10]
+    test = [d for f in files if f in test_files for d in docs[f]] or train[::10]  # in file order, not set order
     if tokenizer != "words":  # characters and BPE see the text as written, whitespace normalised
         train, test = ([" ".join(d.split()) for d in part] for part in (train, test))
     return encode_corpus(train, test, vocab_size, max_tokens, tokenizer)
