@@ -131,3 +131,22 @@ def test_unknown_kind_lists_the_new_ones() -> None:
     assert str(err.value).endswith(", toy-doubling")
     with pytest.raises(ConfigError, match=r"^workflow\[0\]: model 'toy-shrunk-mean' has no fit\(\.\.\., sample_weig"):
         load({**CONFIG, "workflow": [{"kind": "weights", "matrix": [[1], [1, 1]]}]})
+
+
+def test_the_package_kinds_cannot_be_replaced_and_a_missing_extra_is_named() -> None:
+    from modelcollapse import ConfigError, load
+    from modelcollapse.registry import Registry
+
+    with pytest.raises(ValueError, match=r"^model kind 'gaussian' is the package's own; choose another name$"):
+
+        @MODELS.register
+        class Impostor(FamilyConfig):
+            kind: Literal["gaussian"] = "gaussian"
+
+    assert load({**CONFIG, "model": {"kind": "gaussian"}}).model.__class__.__module__ == "modelcollapse.models.gaussian"
+    fancy = Registry("model", lazy={"fancy": "modelcollapse_extra_that_is_not_installed"})
+    with pytest.raises(LookupError) as err:
+        fancy.parse({"kind": "fancy"})
+    assert err.value.args == ("'fancy'", "No module named 'modelcollapse_extra_that_is_not_installed'")
+    with pytest.raises(ConfigError, match=r"^model\.kind: 'toy-shrunk-meen' is not one of: gaussian, ols, ridge"):
+        load({**CONFIG, "model": {"kind": "toy-shrunk-meen"}})

@@ -124,7 +124,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, wor
     from modelcollapse.run.chunk import chain_key, real_key
 
     exp = experiment(**lm(generations=4, replicates=1))
-    wf = exp.workflow[0].model_copy(update={"kind": workflow})
+    from modelcollapse.registry import WORKFLOWS
+
+    wf = WORKFLOWS.parse({"kind": workflow})  # the workflow's own class (a copy of another would keep its rule)
     exp = exp.model_copy(update={"workflow": [wf]})
 
     def chain(journal, family=None):  # type: ignore[no-untyped-def]

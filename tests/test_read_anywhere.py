@@ -14,8 +14,12 @@ import pytest
 WRITE = textwrap.dedent(
     """
     import sys
-    import numpy as np
+    from typing import Literal
+
     import modelcollapse as mc
+    from modelcollapse.data import Part
+    from modelcollapse.registry import WORKFLOWS
+    from modelcollapse.workflows.base import Workflow, WorkflowConfig
 
     class Mean:
         def fit(self, X, rng):
@@ -28,9 +32,18 @@ WRITE = textwrap.dedent(
         def loss(self, X):
             return float(((X - self.mu_) ** 2).sum(1).mean())
 
+    @WORKFLOWS.register
+    class Latest(WorkflowConfig):
+        # the latest synthetic batch, halved
+
+        kind: Literal["my-latest-half"] = "my-latest-half"
+
+        def build(self, n, generations):
+            return Workflow(lambda real: None, lambda s, t, synth, fresh, rng: (s, [Part(synth)]), lambda t: n // 2)
+
     mc.register_model("my-mean", Mean)
     mc.run_experiment({"name": "mine", "source": {"kind": "gaussian", "dim": 2}, "model": {"kind": "my-mean"},
-                       "samples_per_generation": 20, "workflow": ["replace", "accumulate"], "generations": 4,
+                       "samples_per_generation": 20, "workflow": ["my-latest-half", "accumulate"], "generations": 4,
                        "replicates": 6}, sys.argv[1])
     """
 )
@@ -48,9 +61,10 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_an_unregistered_user_model_is_read_by_every_command(written: Path, tmp_path: Path) -> None:
+    """A user's model and a user's workflow, written in one process, read in others that know neither."""
     shown = cli("show", str(written))
     assert shown.returncode == 0, shown.stderr
-    assert "test_loss" in shown.stdout and "accumulate" in shown.stdout
+    assert "test_loss" in shown.stdout and "my-latest-half" in shown.stdout
     assert cli("export", str(written), "--csv", str(tmp_path / "x.csv")).returncode == 0
     assert (tmp_path / "x.csv").read_text().count("\n") == 1 + 2 * 2 * 4 * 6  # header, 2 workflows x 2 metrics
     plotted = cli("plot", str(written), "--out", str(tmp_path / "figs"))
@@ -58,7 +72,7 @@ def test_an_unregistered_user_model_is_read_by_every_command(written: Path, tmp_
     assert list((tmp_path / "figs").glob("*.png"))
     assessed = cli("assess", str(written), "--json")
     assert assessed.returncode == 0, assessed.stderr
-    assert {r["workflow"] for r in json.loads(assessed.stdout)} == {"replace", "accumulate"}
+    assert {r["workflow"] for r in json.loads(assessed.stdout)} == {"my-latest-half", "accumulate"}
     reported = cli("report", str(written), "--html", str(tmp_path / "r.html"))
     assert reported.returncode == 0, reported.stderr
     assert "my-mean" in (tmp_path / "r.html").read_text()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,7 +28,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -246,14 +247,15 @@ def list_() -> None:
         for kind, cls in registry.items():
             aliases = registry.aliases(kind)
             name = kind + (f" ({', '.join(aliases)})" if aliases else "")
-            table.add_row(name, f"[dim]needs an extra: {cls}[/dim]" if isinstance(cls, ImportError) else doc(cls))
+            missing = isinstance(cls, ImportError)
+            table.add_row(name, f"[dim]needs an extra: {escape(str(cls))}[/dim]" if missing else escape(doc(cls)))
         console.print(table)
     table = Table(title="metrics (metrics: [...]; train_size is always recorded)", title_justify="left")
     for col in ("family", "metric", "description"):
         table.add_column(col)
     for kind, metrics in _metrics_by_family().items():
         for name, description in metrics.items():
-            table.add_row(kind, name, description)
+            table.add_row(kind, name, escape(description))
     console.print(table)
 
 
@@ -273,7 +275,7 @@ def _metrics_by_family() -> dict[str, dict[str, str]]:
                 model = cls.model_validate({"kind": kind})
                 exp = Experiment.model_construct(source=data, model=model)
                 metrics = {m: v.description for m, v in exp.metric_table().items()}
-            except Exception:  # e.g. a source whose data are not installed here, or a required field
+            except (FileNotFoundError, ImportError, ValueError):  # data or an extra not installed here
                 continue
             out.setdefault(kind, {}).update(metrics)
     return out

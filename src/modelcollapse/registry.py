@@ -4,8 +4,9 @@ A config is a frozen pydantic model with a ``kind`` literal; registering it make
 experiment, lists it in ``modelcollapse list`` and in the allowed values of error messages:
 
 >>> from typing import Literal
+>>> from modelcollapse.workflows.base import WorkflowConfig
 >>> @WORKFLOWS.register
-... class Doubling(Config):
+... class Doubling(WorkflowConfig):
 ...     '''Example: a workflow config (its ``build`` is left out here).'''
 ...     kind: Literal["doubling-example"] = "doubling-example"
 >>> "doubling-example" in WORKFLOWS.kinds()
@@ -20,7 +21,7 @@ This module imports nothing else of the package: every layer may use it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +46,12 @@ class Opaque(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)  # its fields read as attributes, as stored
     kind: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """A workflow's label (its ``name`` or ``kind``), as the stored results call it."""
+        return self.name or self.kind
 
 
 class UnknownKind(LookupError):
@@ -55,6 +62,10 @@ class MissingKind(LookupError):
     """A config without a ``kind``."""
 
 
+class KindNeedsExtra(LookupError):
+    """A kind of the package whose optional extra is not installed: ``args = (kind as quoted, the reason)``."""
+
+
 class Registry:
     """Kinds of one concept (``source``, ``model``, ``workflow``) -> their config classes.
 
@@ -63,7 +74,7 @@ class Registry:
     """
 
     def __init__(self, concept: str, modules: tuple[str, ...] = (), lazy: Mapping[str, str] | None = None) -> None:
-        self.concept = concept
+        self.concept = concept  # "source", "model" or "workflow"
         self._modules, self._lazy = modules, dict(lazy or {})
         self._kinds: dict[str, type[Config]] = {}
         self._aliases: dict[str, str] = {}
@@ -74,6 +85,11 @@ class Registry:
 
         def add(c: C) -> C:
             kind = kind_of(c)
+            if not self._is_package(c):
+                self._load()  # the package's kinds first, so a user's class cannot be replaced by one later
+                taken = self._kinds.get(self.canonical(kind))
+                if kind in self._aliases or (taken is not None and self._is_package(taken)):
+                    raise ValueError(f"{self.concept} kind {kind!r} is the package's own; choose another name")
             self._kinds[kind] = c
             for a in aliases:
                 self._aliases[a] = kind
@@ -121,7 +137,10 @@ class Registry:
     def is_builtin(self, kind: str) -> bool:
         """True for the package's own kinds (a fresh worker process finds them by importing the package)."""
         cls = self._kinds.get(self.canonical(kind))
-        return cls is not None and cls.__module__ in (*self._modules, *self._lazy.values())
+        return cls is not None and self._is_package(cls)
+
+    def _is_package(self, cls: type) -> bool:
+        return cls.__module__ in (*self._modules, *self._lazy.values())
 
     def items(self) -> Iterator[tuple[str, type[Config] | ImportError]]:
         """``(kind, config class)`` for every kind; a lazy kind whose extra is missing gives its ImportError."""
@@ -152,11 +171,11 @@ class Registry:
         except ImportError as err:
             if stored:
                 return Opaque.model_validate(value)
-            raise UnknownKind(_short(kind), f"{', '.join(self.kinds())} ({kind} needs an extra: {err})") from None
+            raise KindNeedsExtra(short(kind), str(err)) from None
         if cls is None:
             if stored and isinstance(kind, str):
                 return Opaque.model_validate(value)
-            raise UnknownKind(_short(kind), ", ".join(self.kinds()))
+            raise UnknownKind(short(kind), ", ".join(self.kinds()))
         if kind != kind_of(cls):
             value = {**value, "kind": kind_of(cls)}
         return cls.model_validate(value, context=context)
@@ -171,7 +190,8 @@ def kind_of(cls: type[BaseModel]) -> str:
     return kinds[0]
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to a short prefix: an error line never quotes a whole (possibly huge) value."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -211,5 +231,3 @@ MODELS = Registry(
     },
 )
 WORKFLOWS = Registry("workflow", modules=("modelcollapse.workflows.rules",))
-
-Decorator = Callable[[C], C]

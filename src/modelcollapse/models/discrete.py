@@ -198,7 +198,7 @@ class CategoricalModelConfig(FamilyConfig):
     estimator: Estimator = "mle"
     sources: ClassVar[tuple[str, ...]] = ("categorical",)
 
-    def build(self, source: Any) -> Family:
+    def build(self, source: Any) -> CategoricalFamily:
         return CategoricalFamily(self, source.size)
 
 
@@ -210,7 +210,7 @@ class BernoulliModelConfig(FamilyConfig):
     estimator: Estimator = "mle"
     sources: ClassVar[tuple[str, ...]] = ("bernoulli",)
 
-    def build(self, source: Any) -> Family:
+    def build(self, source: Any) -> BernoulliFamily:
         return BernoulliFamily(self)
 
 
@@ -222,5 +222,5 @@ class PoissonModelConfig(FamilyConfig):
     estimator: Estimator = "mle"
     sources: ClassVar[tuple[str, ...]] = ("poisson",)
 
-    def build(self, source: Any) -> Family:
+    def build(self, source: Any) -> PoissonFamily:
         return PoissonFamily(self)

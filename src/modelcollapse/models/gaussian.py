@@ -284,6 +284,6 @@ class GaussianModelConfig(FamilyConfig):
     estimator: Estimator = "mle"
     sources: ClassVar[tuple[str, ...]] = ("gaussian",)
 
-    def build(self, source: Any) -> Family:
+    def build(self, source: Any) -> GaussianFamily:
         return GaussianFamily(self)
 

@@ -11,7 +11,7 @@ from pydantic import PositiveInt
 
 from modelcollapse._rng import child_seed
 from modelcollapse.data import Part
-from modelcollapse.models.base import Family, FamilyConfig, Metric
+from modelcollapse.models.base import FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
 from modelcollapse.registry import MODELS
 from modelcollapse.sources.base import World
@@ -71,7 +71,5 @@ class GMMModelConfig(FamilyConfig):
     covariance: Literal["full", "diag"] = "full"
     sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
 
-    def build(self, source: Any) -> Family:
-        from modelcollapse.models.gmm import GMMFamily
-
+    def build(self, source: Any) -> GMMFamily:
         return GMMFamily(self)

@@ -15,7 +15,7 @@ import numpy as np
 
 from modelcollapse._rng import child_seed
 from modelcollapse.data import Part
-from modelcollapse.models.base import Family, FamilyConfig, Metric
+from modelcollapse.models.base import FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
 from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
@@ -108,7 +108,5 @@ class KDEModelConfig(FamilyConfig):
     bandwidth: Positive | Literal["scott", "silverman"] = "scott"
     sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
 
-    def build(self, source: Any) -> Family:
-        from modelcollapse.models.kde import KDEFamily
-
+    def build(self, source: Any) -> KDEFamily:
         return KDEFamily(self)

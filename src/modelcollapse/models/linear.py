@@ -244,7 +244,7 @@ class OLSModelConfig(FamilyConfig):
     estimator: Estimator = "mle"
     sources: ClassVar[tuple[str, ...]] = ("linear-regression",)
 
-    def build(self, source: Any) -> Family:
+    def build(self, source: Any) -> LinearRegressionFamily:
         return LinearRegressionFamily(self)
 
 
@@ -258,6 +258,6 @@ class RidgeModelConfig(FamilyConfig):
     estimator: Estimator = "mle"
     sources: ClassVar[tuple[str, ...]] = ("linear-regression",)
 
-    def build(self, source: Any) -> Family:
+    def build(self, source: Any) -> LinearRegressionFamily:
         return LinearRegressionFamily(self)
 

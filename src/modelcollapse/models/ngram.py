@@ -20,7 +20,7 @@ from pydantic import Field
 
 from modelcollapse._rng import child_seed
 from modelcollapse.data import Part
-from modelcollapse.models.base import Family, FamilyConfig, Metric
+from modelcollapse.models.base import FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily
 from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
@@ -236,7 +236,5 @@ class NGramModelConfig(FamilyConfig):
     discount: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.75
     sources: ClassVar[tuple[str, ...]] = ("text",)
 
-    def build(self, source: Any) -> Family:
-        from modelcollapse.models.ngram import NGramFamily
-
+    def build(self, source: Any) -> NGramFamily:
         return NGramFamily(self, source.vocab_size, source.max_tokens)

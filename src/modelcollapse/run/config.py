@@ -26,7 +26,17 @@ from pydantic_core import PydanticCustomError
 from modelcollapse.metrics.sets import table
 from modelcollapse.models.base import Family, Metric
 from modelcollapse.models.custom import register_model
-from modelcollapse.registry import MODELS, SOURCES, WORKFLOWS, Config, Fraction, MissingKind, Registry, UnknownKind
+from modelcollapse.registry import (
+    MODELS,
+    SOURCES,
+    WORKFLOWS,
+    Config,
+    Fraction,
+    KindNeedsExtra,
+    MissingKind,
+    Registry,
+    UnknownKind,
+)
 from modelcollapse.workflows.base import Workflow
 
 __all__ = ["Experiment", "GridConfig", "register_model", "stored"]
@@ -40,6 +50,11 @@ def _parser(registry: Registry) -> BeforeValidator:
             return registry.parse(value, info.context)
         except MissingKind:
             raise PydanticCustomError("kind_missing", "kind: field required") from None
+        except KindNeedsExtra as err:
+            kind, reason = err.args
+            raise PydanticCustomError(
+                "kind_needs_extra", "kind: {kind} needs an optional extra: {reason}", {"kind": kind, "reason": reason}
+            ) from None
         except UnknownKind as err:
             kind, allowed = err.args
             raise PydanticCustomError(
@@ -49,9 +64,9 @@ def _parser(registry: Registry) -> BeforeValidator:
     return BeforeValidator(parse)
 
 
-SourceConfig = Annotated[Any, _parser(SOURCES)]
-ModelConfig = Annotated[Any, _parser(MODELS)]
-WorkflowConfig = Annotated[Any, _parser(WORKFLOWS)]
+SourceField = Annotated[Any, _parser(SOURCES)]
+ModelField = Annotated[Any, _parser(MODELS)]
+WorkflowField = Annotated[Any, _parser(WORKFLOWS)]
 
 
 class GridConfig(Config):
@@ -82,10 +97,10 @@ class Experiment(Config):
     """One experiment: a source, a model family, workflows run side by side on the same real data."""
 
     name: str
-    source: SourceConfig
-    model: ModelConfig
+    source: SourceField
+    model: ModelField
     samples_per_generation: PositiveInt
-    workflow: list[WorkflowConfig]
+    workflow: list[WorkflowField]
     generations: PositiveInt
     replicates: PositiveInt
     seed: Annotated[int, Field(ge=0)] = 0
@@ -137,6 +152,11 @@ class Experiment(Config):
                 if m not in known:
                     raise ValueError(f"metrics: unknown metric {m!r}; allowed: {', '.join(known)}")
         return self
+
+    def __eq__(self, other: object) -> bool:  # the fields; the caches of built pieces are no part of it
+        return isinstance(other, Experiment) and self.__dict__ == other.__dict__
+
+    __hash__ = Config.__hash__
 
     def __getstate__(self) -> dict[Any, Any]:
         """What travels to a worker process: the config; the family and workflows are rebuilt there, once."""

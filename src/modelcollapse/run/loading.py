@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from modelcollapse.registry import short
 from modelcollapse.run.config import Experiment, GridConfig
 from modelcollapse.store import GRID_AXES
 
@@ -136,22 +137,18 @@ def explain(err: Any) -> str:
         return f"{field}.kind: {ctx['kind']} is not one of: {ctx['allowed']}"
     if kind == "kind_missing":
         return f"{field}.kind: field required"
+    if kind == "kind_needs_extra":
+        return f"{field}.kind: {ctx['kind']} needs an optional extra: {ctx['reason']}"
     if kind == "missing":
         return f"{field}: field required"
     if kind == "literal_error":
-        return f"{field}: {_short(value)} is not one of: {ctx['expected'].replace(chr(39), '')}"
+        return f"{field}: {short(value)} is not one of: {ctx['expected'].replace(chr(39), '')}"
     if kind == "extra_forbidden":
         return f"{field}: unknown field"
     msg = err["msg"].removeprefix("Value error, ")
     if kind == "value_error":
         return f"{field}: {msg}" if field else msg
-    return f"{field}: {_short(value)} is invalid: {msg[0].lower() + msg[1:]}"
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to a short prefix: an error line never quotes a whole (possibly huge) value."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{field}: {short(value)} is invalid: {msg[0].lower() + msg[1:]}"
 
 
 def _dotted(loc: list[Any]) -> str:

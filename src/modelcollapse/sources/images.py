@@ -13,7 +13,7 @@ import gzip
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
@@ -100,7 +100,5 @@ class ImageSourceConfig(SourceConfig):
     def row_bytes(self) -> int:
         return 8 * self.dim
 
-    def build(self) -> Any:
-        from modelcollapse.sources.images import ImageSource
-
+    def build(self) -> ImageSource:
         return ImageSource(self.name, self.test_fraction, self.test_samples)

@@ -13,10 +13,9 @@ import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, PositiveInt
 
 from modelcollapse.registry import SOURCES
@@ -41,6 +40,8 @@ def load_smiles(path: str | None, pool: int, test_pool: int, pool_seed: int, max
     rng = np.random.default_rng(pool_seed)
 
     def read(name: str, k: int) -> list[str]:
+        import pandas as pd  # lazy: only a SMILES source needs it
+
         smiles = pd.read_csv(folder / name)["SMILES"].to_numpy()
         return [str(s) for s in smiles[np.sort(rng.choice(len(smiles), min(k, len(smiles)), replace=False))]]
 
@@ -77,9 +78,7 @@ class SmilesSourceConfig(SourceConfig):
     def row_bytes(self) -> int:
         return 4 * self.max_tokens
 
-    def build(self) -> Any:
-        from modelcollapse.sources.molecules import SmilesSource
-
+    def build(self) -> SmilesSource:
         return SmilesSource(
             max_tokens=self.max_tokens, test_documents=self.test_documents, path=self.path, pool=self.pool,
             pool_seed=self.pool_seed,

@@ -9,7 +9,7 @@ Class labels, where they exist, mark the real modes (for the entanglement defini
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
@@ -127,9 +127,7 @@ class ShapesSourceConfig(SourceConfig):
     def row_bytes(self) -> int:
         return 16
 
-    def build(self) -> Any:
-        from modelcollapse.sources.sklearn_data import ShapeSource, blob_centers
-
+    def build(self) -> ShapeSource:
         centers = blob_centers(self.centers, self.center_seed) if self.shape == "blobs" else None
         return ShapeSource(self.shape, self.noise, centers, self.cluster_std, self.test_samples)
 
@@ -146,7 +144,5 @@ class TabularSourceConfig(SourceConfig):
     def row_bytes(self) -> int:
         return 8 * {"iris": 4, "wine": 13, "breast-cancer": 30, "digits": 64}[self.name]
 
-    def build(self) -> Any:
-        from modelcollapse.sources.sklearn_data import TableSource
-
+    def build(self) -> TableSource:
         return TableSource(self.name, self.test_fraction)

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
@@ -199,9 +199,7 @@ class TextSourceConfig(SourceConfig):
     def row_bytes(self) -> int:
         return 4 * self.max_tokens
 
-    def build(self) -> Any:
-        from modelcollapse.sources.text import TextSource
-
+    def build(self) -> TextSource:
         return TextSource(
             tuple(self.paths), self.vocab_size, self.max_tokens, self.test_every, self.test_documents, self.tokenizer
         )
