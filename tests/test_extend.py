@@ -143,6 +143,12 @@ def test_the_package_kinds_cannot_be_replaced_and_a_missing_extra_is_named() -> 
         class Impostor(FamilyConfig):
             kind: Literal["gaussian"] = "gaussian"
 
+    with pytest.raises(ValueError, match=r"^model kind 'vae' is the package's own; choose another name$"):
+
+        @MODELS.register
+        class LazyImpostor(FamilyConfig):  # a kind of the package not imported yet (it needs PyTorch)
+            kind: Literal["vae"] = "vae"
+
     assert load({**CONFIG, "model": {"kind": "gaussian"}}).model.__class__.__module__ == "modelcollapse.models.gaussian"
     fancy = Registry("model", lazy={"fancy": "modelcollapse_extra_that_is_not_installed"})
     with pytest.raises(LookupError) as err:

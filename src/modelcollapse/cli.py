@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -261,8 +261,8 @@ def list_() -> None:
 
 def _metrics_by_family() -> dict[str, dict[str, str]]:
     """Each family's metrics, fitted to the default config of each source it fits (skipping what is missing here)."""
+    from modelcollapse.metrics import table
     from modelcollapse.registry import MODELS, SOURCES
-    from modelcollapse.run.config import Experiment
 
     out: dict[str, dict[str, str]] = {}
     for kind, cls in MODELS.items():
@@ -271,10 +271,9 @@ def _metrics_by_family() -> dict[str, dict[str, str]]:
         for source in cls.sources:  # type: ignore[attr-defined]
             source_cls = SOURCES.get(source)
             try:
-                data = source_cls.model_validate({"kind": source, **source_cls.example})  # type: ignore[union-attr]
-                model = cls.model_validate({"kind": kind})
-                exp = Experiment.model_construct(source=data, model=model)
-                metrics = {m: v.description for m, v in exp.metric_table().items()}
+                data: Any = source_cls.model_validate({"kind": source, **source_cls.example})  # type: ignore[union-attr]
+                family = cls.model_validate({"kind": kind}).build(data)  # type: ignore[attr-defined]
+                metrics = {m: v.description for m, v in table(family, data).items()}
             except (FileNotFoundError, ImportError, ValueError):  # data or an extra not installed here
                 continue
             out.setdefault(kind, {}).update(metrics)

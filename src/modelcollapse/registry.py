@@ -88,7 +88,7 @@ class Registry:
             if not self._is_package(c):
                 self._load()  # the package's kinds first, so a user's class cannot be replaced by one later
                 taken = self._kinds.get(self.canonical(kind))
-                if kind in self._aliases or (taken is not None and self._is_package(taken)):
+                if kind in self._aliases or kind in self._lazy or (taken is not None and self._is_package(taken)):
                     raise ValueError(f"{self.concept} kind {kind!r} is the package's own; choose another name")
             self._kinds[kind] = c
             for a in aliases:
