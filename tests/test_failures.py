@@ -68,7 +68,7 @@ def test_non_finite_values_are_stored_and_flagged(tmp_path: Path) -> None:
         values = store.table("SELECT value FROM results WHERE metric = 'test_nll'")["value"].to_numpy()
     n_inf = int(np.isinf(values).sum())
     assert 0 < n_inf < len(values)
-    assert flagged == [f"non-finite: failing replace test_nll: {n_inf} value(s) NaN or inf from generation 1"]
+    assert flagged == [f"non-finite: failing replace test_nll: {n_inf} inf of {len(values)} values, from generation 1"]
 
 
 def test_a_covariance_collapsed_to_singular_gives_an_infinite_nll_not_a_failed_cell() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from modelcollapse import run_experiment as run
 from modelcollapse.store import Store
+from modelcollapse.store.merge import merge
 
 CFG = {
     "name": "store",
@@ -93,10 +94,10 @@ def test_merging_two_machines_stores_equals_one_run(tmp_path: Path) -> None:
     assert merged.exit_code == 0, merged.output
     with Store.open(tmp_path / "one", read_only=True) as s:
         s.export(csv=tmp_path / "one.csv")
-        rows = s._count()
+        rows = s.count()
     with Store.open(tmp_path / "all") as s:
         s.export(csv=tmp_path / "all.csv")
-        assert s.merge(tmp_path / "m2") == 0  # idempotent
+        assert merge(s, [tmp_path / "m2"]) == [0]  # idempotent
         assert s.table("SELECT count(*) AS n FROM chunks").n[0] == 9  # 3 cells x 3 blocks of 50
     assert (tmp_path / "all.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     added = [int(line.split(": ")[1].split()[0].replace(",", "")) for line in merged.output.splitlines()]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,16 +22,116 @@ from rich.progress import (
 from rich.table import Table
 
 from modelcollapse.run.loading import ConfigError, apply_overrides, expand, read_yaml
-from modelcollapse.store import GRID_AXES
+from modelcollapse.store import GRID_AXES, Refused
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate, measure and explain model collapse.")
 console = Console(width=max(Console().width, 140))
 err = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
+MAX_MESSAGE = 400  # characters of an error line: a message may quote untrusted text
+DEBUG = False
+
+
+def _fail(message: str, code: int = 2) -> None:
+    """One ``error:`` line; exit 2 for bad input, 1 for a failure while running."""
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False,
+) -> None:
+    """Simulate, measure and explain model collapse."""
+    global DEBUG
+    DEBUG = debug
+
+
+def _explain(error: Exception) -> tuple[int, str]:
+    """An exception as (exit status, one line): bad input 2, anything else 1."""
+    import duckdb
+
+    from modelcollapse.store import StoreError
+
+    first = (str(error).splitlines() or [""])[0]
+    if isinstance(error, ConfigError | Refused):
+        return 2, first
+    if isinstance(error, StoreError):
+        return 1, first
+    if isinstance(error, MemoryError):
+        return 1, "out of memory (a smaller plan, fewer workers, or --allow-large only where it fits)"
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return 1, f"{where}{error.strerror or first}"
+    if isinstance(error, duckdb.Error):
+        return 1, f"results store: {first}"
+    return 1, f"{type(error).__name__}: {first} (--debug shows the traceback)"
+
+
+def _interrupt() -> type[Exception]:
+    import duckdb  # a Ctrl-C during a query arrives as DuckDB's exception
+
+    return duckdb.InterruptException
+
+
+def _guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A command whose errors end as one ``error:`` line and an exit status, never a traceback."""
+    from typer.exceptions import TyperException
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        from modelcollapse.run.runner import Interrupted
+
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except (Interrupted, KeyboardInterrupt, _interrupt()) as e:
+            err.print(str(e) if isinstance(e, Interrupted) else "interrupted", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+        except Exception as e:
+            if DEBUG:
+                raise
+            code, message = _explain(e)
+            _fail(message, code)
+
+    return guarded
+
+
+def _writable_folder(option: str, folder: Path) -> None:
+    """Refuse (exit 2) a folder argument that is a file or cannot be created."""
+    if folder.exists() and not folder.is_dir():
+        _fail(f"{option}: {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _fail(f"{option}: cannot create {folder}: {e.strerror}")
+
+
+def _new_file(option: str, path: Path) -> None:
+    """Refuse (exit 2) an output file whose folder is missing or that is a folder."""
+    if path.is_dir():
+        _fail(f"{option}: {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        _fail(f"{option}: the folder {path.parent} does not exist")
+
+
+def _results(folder: Path, rows: bool = True) -> None:
+    """Refuse a folder without a store (exit 2) or, with ``rows``, one without results yet (exit 1: every
+    chunk failed, and the first error says why)."""
+    from modelcollapse.store import Store
+
+    if not (folder / "results.duckdb").is_file():
+        _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
+    if rows:
+        with Store.open(folder, read_only=True) as store:
+            empty, failures = store.count() == 0, store.failures()
+        if empty:
+            why = f": {len(failures)} chunk(s) failed, the first with {failures.error.iloc[0]}" if len(failures) else ""
+            _fail(f"no results in {folder} yet{why}", 1)
 
 
 Config = Annotated[Path, typer.Argument(help="experiment YAML file (a sweep: mapping expands a grid)")]
@@ -44,6 +146,9 @@ Executor = Annotated[str, typer.Option("--executor", "-e", help="where chunks ru
 Address = Annotated[
     str | None, typer.Option("--address", help="ray: the cluster to use (auto, or HOST:PORT); default: start one")
 ]
+AllowLarge = Annotated[
+    bool, typer.Option("--allow-large", help="run a plan over the size limits (memory per block, rows, draws)")
+]
 
 
 @app.command()
@@ -56,9 +161,10 @@ def run(
     device: Device = None,
     executor: Executor = "local",
     address: Address = None,
+    allow_large: AllowLarge = False,
 ) -> None:
     """Run an experiment (all sweep cells and workflows) and print the summary table."""
-    _run(config, out, set_, quiet, workers, device, executor, address)
+    _run(config, out, set_, quiet, workers, device, executor, address, allow_large)
 
 
 app.command("sweep", help="Run every cell of the config's sweep grid (the same command as run).")(run)
@@ -73,7 +179,9 @@ def _run(
     device: str | None,
     executor: str,
     address: str | None,
+    allow_large: bool,
 ) -> None:
+    from modelcollapse.run import plan
     from modelcollapse.run.executors import EXECUTORS
     from modelcollapse.run.runner import run as run_experiment
 
@@ -83,11 +191,13 @@ def _run(
         _fail("--address: only the ray executor connects to a cluster; add --executor ray")
     try:
         raw = apply_overrides(read_yaml(config), [*(set_ or []), *([f"model.device={device}"] if device else [])])
-        expand(raw)  # validate everything before a folder is touched
+        plan.check(expand(raw), allow_large)  # validate everything before a folder is touched
     except ConfigError as e:
         _fail(str(e))
+    _writable_folder("--out", out)
+    options: dict[str, Any] = {"workers": workers, "executor": executor, "address": address, "allow_large": allow_large}
     if quiet:
-        summary = run_experiment(raw, out, workers=workers, executor=executor, address=address)
+        summary = run_experiment(raw, out, **options)
     else:
         columns = (
             TextColumn("{task.description}"),
@@ -103,16 +213,15 @@ def _run(
                 raw,
                 out,
                 lambda note, done, total: bar.update(task, description=note, completed=done, total=total),
-                workers,
-                executor,
-                address,
+                **options,
             )
     err.print(
         f"{summary.cells} cell(s), {summary.chunks_run} chunk(s) run, {summary.chunks_skipped} already done, "
         f"{summary.failed} failed, {summary.rows} rows in {summary.seconds:.1f} s -> {out}",
         highlight=False,
     )
-    show(out)
+    if summary.failed < summary.chunks_run + summary.chunks_skipped:  # else nothing to show; the errors say why
+        show(out)
     _after_run(out)
     if summary.failed:
         raise typer.Exit(1)
@@ -130,16 +239,23 @@ def _after_run(out: Path) -> None:
                JOIN cells c ON c.config_hash = k.config_hash GROUP BY ALL ORDER BY seconds DESC"""
         )
     for f in failures.itertuples():
-        line = f"[red]failed:[/red] {f.experiment} {f.sweep} block {f.block}: {f.error}"
+        line = f"[red]failed:[/red] {escape(f'{f.experiment} {f.sweep} block {f.block}: {f.error}')}"
         err.print(line, highlight=False, soft_wrap=True)
-    undefined = nonfinite[nonfinite["values"] == nonfinite["total"]]  # never defined here, e.g. a 1-D-only metric
-    if len(undefined):
-        names = ", ".join(sorted(set(undefined["metric"])))
-        err.print(f"[dim]not defined for this setting (all NaN): {names}[/dim]", highlight=False, soft_wrap=True)
-    for r in nonfinite[nonfinite["values"] < nonfinite["total"]].itertuples():
+    for column, note in (
+        ("nan", "not defined for this setting (all NaN)"),  # e.g. a 1-D-only metric
+        ("inf", "infinite in every value (diverged, absorbed or singular)"),
+    ):
+        every = nonfinite[nonfinite[column] == nonfinite["total"]]
+        if len(every):
+            names = escape(", ".join(sorted(set(every["metric"]))))
+            err.print(f"[dim]{note}: {names}[/dim]", highlight=False, soft_wrap=True)
+    some = nonfinite[(nonfinite["nan"] < nonfinite["total"]) & (nonfinite["inf"] < nonfinite["total"])]
+    for r in some.to_dict("records"):
+        counts = " and ".join(f"{int(r[k])} {label}" for k, label in (("nan", "NaN"), ("inf", "inf")) if r[k])
+        what = escape(" ".join(str(r[k]) for k in ("experiment", "workflow", "metric")))
         err.print(
-            f"[yellow]non-finite:[/yellow] {r.experiment} {r.workflow} {r.metric}: {r.values} value(s) NaN or inf "
-            f"from generation {r.first_generation}",
+            f"[yellow]non-finite:[/yellow] {what}: {counts} of {r['total']} values, "
+            f"from generation {r['first_generation']}",
             highlight=False,
             soft_wrap=True,
         )
@@ -147,7 +263,7 @@ def _after_run(out: Path) -> None:
         slow = t.iloc[0]
         err.print(
             f"time per cell: mean {t.seconds.mean():.2f} s, median {t.seconds.median():.2f} s, "
-            f"slowest {slow.seconds:.2f} s ({slow.experiment} {slow.sweep})",
+            f"slowest {slow.seconds:.2f} s ({escape(f'{slow.experiment} {slow.sweep}')})",
             highlight=False,
             soft_wrap=True,
         )
@@ -163,11 +279,8 @@ def show(
     from modelcollapse.report.grid import declared_axes
     from modelcollapse.store import Store
 
-    try:
-        store = Store.open(folder, read_only=True)
-    except FileNotFoundError as e:
-        _fail(str(e))
-    with store:
+    _results(folder)
+    with Store.open(folder, read_only=True) as store:
         gens = generation or _default_generations(store)
         df = store.summary(gens, metric)
         sweep = store.sweep_columns()
@@ -291,11 +404,11 @@ def export(
 
     if not csv and not parquet:
         _fail("give --csv FILE and/or --parquet FILE")
-    try:
-        store = Store.open(folder, read_only=True)
-    except FileNotFoundError as e:
-        _fail(str(e))
-    with store:
+    for option, path in (("--csv", csv), ("--parquet", parquet)):
+        if path is not None:
+            _new_file(option, path)
+    _results(folder, rows=False)
+    with Store.open(folder, read_only=True) as store:
         store.export(csv, parquet)
 
 
@@ -307,13 +420,22 @@ def merge(
     """Merge other results folders into one: their finished chunks, cells, runs and failures; rows already
     present are skipped (equal keys hold equal numbers), so merging is idempotent."""
     from modelcollapse.store import Store
+    from modelcollapse.store.merge import add, read, target
 
     for src in sources:
-        if not (src / "results.duckdb").exists():
-            _fail(f"no results in {src} (expected {src / 'results.duckdb'})")
+        _results(src, rows=False)
+    if dest.exists() and not dest.is_dir():
+        _fail(f"DEST: {dest} is a file, not a folder")
+    incoming = [read(src, dest) for src in sources]  # every source checked before DEST is touched
+    have = None
+    if (dest / "results.duckdb").is_file():
+        with Store.open(dest, read_only=True) as store:
+            have = store.identity()
+    target(have, incoming, dest)
+    _writable_folder("DEST", dest)
     with Store.open(dest) as store:
-        for src in sources:
-            console.print(f"{src}: {store.merge(src):,} rows added", highlight=False)
+        for src, rows in zip(sources, add(store, incoming), strict=True):
+            console.print(f"{src}: {rows:,} rows added", highlight=False)
 
 
 @app.command()
@@ -329,8 +451,9 @@ def plot(
     from modelcollapse.report.figures import plot_folder
     from modelcollapse.report.grid import grid_figures
 
-    if not (folder / "results.duckdb").exists():
-        _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
+    _results(folder)
+    if out is not None:
+        _writable_folder("--out", out)
     for path in plot_folder(folder, out, metric) + grid_figures(folder, out, metric):
         console.print(str(path), highlight=False)
 
@@ -392,8 +515,8 @@ def report(
     theory z-scores, collapse verdicts and run metadata; it opens offline and can be sent as one file."""
     from modelcollapse.report.html import write_html
 
-    if not (folder / "results.duckdb").exists():
-        _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
+    _results(folder)
+    _new_file("--html", html)
     path = write_html(folder, html, title=title)
     console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
 
@@ -408,8 +531,7 @@ def assess(
 
     from modelcollapse.analysis.assess import assess as run_assess
 
-    if not (folder / "results.duckdb").exists():
-        _fail(f"no results in {folder} (expected {folder / 'results.duckdb'})")
+    _results(folder)
     rows = run_assess(folder)
     if json_:
         print(json.dumps(rows, indent=1, default=float))
@@ -496,9 +618,13 @@ def theory_workflows(
         console.print(str(draw(curves, out)))
 
 
+for _command in (*app.registered_commands, *theory_app.registered_commands):
+    _command.callback = _guarded(_command.callback)  # type: ignore[arg-type]
+
+
 def main() -> None:
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("interrupted; finished chunks are saved and a rerun resumes")
+    except KeyboardInterrupt:  # between commands' own handling, e.g. while importing
+        err.print("interrupted")
         sys.exit(130)

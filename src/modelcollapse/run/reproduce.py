@@ -12,7 +12,8 @@ import yaml
 
 from modelcollapse.run.chunk import cell_key
 from modelcollapse.run.loading import expand
-from modelcollapse.run.runner import Progress, run
+from modelcollapse.run.runner import Progress, identity, run
+from modelcollapse.store import Identity
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,17 @@ def run_reproduction(
     width: for a GPU); ``device`` sets the device of its neural models.
     """
     repro = available()[name]
-    keys: set[str] = set()
+    configs = []
     for exp in repro.experiments:
         cfg = scaled(exp, repro.scale, scale) if scale != 1.0 else dict(exp)
         if replicates is not None:  # a cap: smaller runs for tests and previews, never larger
             cfg["replicates"] = min(cfg["replicates"], replicates)
         if device is not None and "device" in cfg["model"]:
             cfg["model"] = {**cfg["model"], "device": device}
-        run(cfg, out, progress, workers)
-        keys |= {cell_key(e) for _, e in expand(cfg)}
+        configs.append((cfg, expand(cfg)))
+    bundle = Identity(tuple(identity(cells) for _, cells in configs))  # the folder holds them all
+    keys: set[str] = set()
+    for cfg, cells in configs:
+        run(cfg, out, progress, workers, bundle=bundle)
+        keys |= {cell_key(e) for _, e in cells}
     return keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from modelcollapse.run import executors
+from modelcollapse.run import executors, plan
 from modelcollapse.run.chunk import Chunk, block_count, cell_key, generations_folder, run_block
 from modelcollapse.run.config import Experiment
 from modelcollapse.run.loading import expand
-from modelcollapse.store import Store
+from modelcollapse.store import DB_NAME, Identity, Member, Store, member
 
 Progress = Callable[[str, int, int], None]  # (description, done, total)
 
@@ -43,6 +43,23 @@ def versions() -> dict[str, str]:
     return out
 
 
+class Interrupted(Exception):
+    """Ctrl-C: the run stopped cleanly; ``saved`` of ``total`` chunks are in the folder and a rerun resumes."""
+
+    def __init__(self, folder: Path, saved: int, total: int) -> None:
+        super().__init__(
+            f"interrupted: {saved} of {total} chunks are saved in {folder}; rerun the same command to resume"
+        )
+        self.saved, self.total = saved, total
+
+
+def identity(cells: list[tuple[dict[str, Any], Experiment]]) -> Member:
+    """What the cells of one experiment are: the config fields they share and the fields they sweep."""
+    exp = cells[0][1]
+    axes = {k for point, _ in cells for k in point}
+    return member(exp.name, exp.replicates, [e.model_dump(mode="json") for _, e in cells], axes)
+
+
 def run(
     raw: dict[str, Any],
     out: str | Path,
@@ -50,28 +67,41 @@ def run(
     workers: int = 1,
     executor: str = "local",
     address: str | None = None,
+    allow_large: bool = False,
+    bundle: Identity | None = None,
 ) -> RunSummary:
     """Run (or resume) the experiment described by the raw config mapping into folder ``out``.
 
-    The config is fully validated (every sweep cell) before anything is written. ``executor`` is
-    ``inline``, ``local`` (``workers`` processes) or ``ray`` (a Ray cluster at ``address``, or a local
-    one); the numbers are the same whatever the executor and the number of workers. Models registered
-    with :func:`register_model` live in this process only, so they always run inline.
+    The config is fully validated (every sweep cell, and the plan's size: ``allow_large`` lifts the
+    limits) and the folder checked to hold this experiment or nothing (``bundle``: the experiments of a
+    reproduction, which share a folder) before anything is written. ``executor`` is ``inline``, ``local``
+    (``workers`` processes) or ``ray`` (a Ray cluster at ``address``, or a local one); the numbers are the
+    same whatever the executor and the number of workers. Models registered with :func:`register_model`
+    live in this process only, so they always run inline. Ctrl-C raises :class:`Interrupted` once the
+    chunks already computed are saved.
     """
     cells = expand(raw)
+    plan.check(cells, allow_large)
+    claim = bundle or Identity((identity(cells),))
+    points = [point for point, _ in cells]
+    if (Path(out) / DB_NAME).is_file():  # refuse before the folder is opened for writing
+        with Store.open(out, read_only=True) as store:
+            store.check(claim)
     started = time.time()
-    rows = skipped = 0
+    rows = skipped = written = 0
     with Store.open(out) as store:
+        store.claim(claim)
+        store.add_sweep_columns(points)
         todo = []
         for point, exp in cells:
             key = cell_key(exp)
-            store.add_sweep_columns(point)
             store.register_cell(key, exp.name, point, exp.model_dump(mode="json"))
             size, nblocks = block_count(exp)
             durable = exp.family().durable
+            done = store.done_blocks(key)
             for block in range(nblocks):
                 keep = min(size, exp.replicates - block * size)
-                if store.done(key, block, keep):
+                if done.get(block, 0) >= keep:
                     skipped += 1
                 else:
                     folder = generations_folder(out, key, block) if durable else None
@@ -84,18 +114,24 @@ def run(
         left = Counter(c.key for c in todo)  # chunks still to do, per unfinished cell
         gens_total = sum(c.exp.generations * len(c.exp.workflow) * c.keep for c in todo)
         gens_done = 0
-        for done, (c, res, seconds) in enumerate(results, start=skipped + 1):
-            if isinstance(res, str):
-                store.record_failure(c.key, c.block, c.exp.name, c.point, res)
-                failed += 1
-            else:
-                rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
-            left[c.key] -= 1
-            gens_done += c.exp.generations * len(c.exp.workflow) * c.keep
-            if progress:
-                cells_done = len(cells) - sum(n > 0 for n in left.values())
-                note = f"{c.exp.name}: {cells_done}/{len(cells)} cells, {gens_done:,}/{gens_total:,} generations"
-                progress(note + (f", {failed} failed" if failed else ""), done, total)
+        try:
+            for done_, (c, res, seconds) in enumerate(results, start=skipped + 1):
+                if isinstance(res, str):
+                    store.record_failure(c.key, c.block, c.exp.name, c.point, res)
+                    failed += 1
+                else:
+                    rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
+                    written += 1
+                left[c.key] -= 1
+                gens_done += c.exp.generations * len(c.exp.workflow) * c.keep
+                if progress:
+                    cells_done = len(cells) - sum(n > 0 for n in left.values())
+                    note = f"{c.exp.name}: {cells_done}/{len(cells)} cells, {gens_done:,}/{gens_total:,} generations"
+                    progress(note + (f", {failed} failed" if failed else ""), done_, total)
+        except (KeyboardInterrupt, _duckdb_interrupt()):
+            if isinstance(results, Generator):
+                results.close()  # stops the workers
+            raise Interrupted(Path(out), skipped + written, total) from None
         finished = time.time()
         first_exp = cells[0][1]
         store.record_run(
@@ -109,9 +145,17 @@ def run(
                 "cells": len(cells),
                 "chunks_run": len(todo),
                 "chunks_skipped": skipped,
+                "identity": claim.hash,
             }
         )
     return RunSummary(Path(out), len(cells), len(todo), skipped, rows, finished - started, failed)
+
+
+def _duckdb_interrupt() -> type[BaseException]:
+    """DuckDB turns a Ctrl-C during a query into its own exception (the chunk's transaction is rolled back)."""
+    import duckdb
+
+    return duckdb.InterruptException
 
 
 def simulate_experiment(exp: Experiment) -> dict[str, dict[str, np.ndarray]]:

@@ -4,24 +4,34 @@
 metric) with a column per swept field. A *chunk* (one block of replicates of
 one cell, all workflows) is written in one transaction together with its marker
 in ``chunks``, so a killed run leaves either the whole chunk or none of it and a
-rerun skips what is done.
+rerun skips what is done. ``experiments`` records what the folder is for
+(:mod:`modelcollapse.store.identity`) and how many replicates its last run asked
+for: readers see exactly those.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from modelcollapse.store.identity import Identity, Member, Refused, from_cells
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DB_NAME = "results.duckdb"
 GRID_AXES = ("n_real", "n_syn")  # the sweep columns of a real-synthetic grid
+FIXED = ("experiment", "config_hash", "workflow", "replicate", "generation", "metric", "value")
+TABLES = ("results", "chunks", "cells", "failures", "runs", "experiments")
+
+
+class StoreError(RuntimeError):
+    """A results store that cannot be opened (locked by another run, damaged); one line."""
 
 
 def _duckdb():  # type: ignore[no-untyped-def]
@@ -34,6 +44,31 @@ def _col(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def column(key: str) -> str:
+    """The results column of a swept field: its dotted path, or ``sweep.<path>`` where that names a fixed
+    column (a sweep over ``workflow`` must not overwrite the workflow labels)."""
+    return f"sweep.{key}" if key in FIXED else key
+
+
+def cell_value(value: Any) -> float | str:
+    """A swept value as stored: numbers as DOUBLE, anything else as text (JSON for lists and mappings)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (for the statements that take no parameters: ATTACH)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _opening_error(folder: Path, err: Exception) -> StoreError:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "lock" in text.lower() or "in use" in text.lower():
+        return StoreError(f"{folder}: the results store is in use by another process (a run still going?)")
+    return StoreError(f"{folder}: {DB_NAME} is not a readable results store ({text[:120]})")
+
+
 class Store:
     """A results folder. Open it with :meth:`open`; it is a context manager."""
 
@@ -42,15 +77,28 @@ class Store:
 
     @classmethod
     def open(cls, folder: str | Path, read_only: bool = False) -> Store:
+        """Open (``read_only``: read) a results folder; a write creates it. A reader sees each experiment's
+        replicates up to the count its last run asked for; a writer sees every stored row."""
         folder = Path(folder)
         db = folder / DB_NAME
-        if read_only and not db.exists():
+        if read_only and not db.is_file():
             raise FileNotFoundError(f"no results in {folder} (expected {db})")
-        folder.mkdir(parents=True, exist_ok=True)
-        con = _duckdb().connect(str(db), read_only=read_only)
+        duckdb = _duckdb()
+        try:
+            if read_only:
+                con = duckdb.connect(":memory:")
+                con.execute(f"ATTACH {_literal(str(db))} AS store (READ_ONLY)")
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                con = duckdb.connect(str(db))
+        except duckdb.Error as err:
+            raise _opening_error(folder, err) from None
         store = cls(folder, con)
-        if not read_only:
-            store._schema()
+        try:
+            store._views() if read_only else store._schema()
+        except duckdb.Error as err:
+            con.close()
+            raise _opening_error(folder, err) from None
         return store
 
     def __enter__(self) -> Store:
@@ -74,27 +122,93 @@ class Store:
             CREATE TABLE IF NOT EXISTS runs (
                 started DOUBLE, finished DOUBLE, seconds DOUBLE, experiment VARCHAR, seed BIGINT,
                 config JSON, versions JSON, cells INTEGER, chunks_run INTEGER, chunks_skipped INTEGER);
+            ALTER TABLE runs ADD COLUMN IF NOT EXISTS identity VARCHAR;
+            CREATE TABLE IF NOT EXISTS experiments (
+                position INTEGER, name VARCHAR, replicates BIGINT, fields JSON, axes JSON, identity VARCHAR);
             """
         )
 
-    def add_sweep_columns(self, point: Mapping[str, Any]) -> None:
-        have = {r[0] for r in self.con.execute("SELECT column_name FROM (DESCRIBE results)").fetchall()}
-        for key, value in point.items():
-            if key not in have:
-                kind = "DOUBLE" if isinstance(value, int | float) and not isinstance(value, bool) else "VARCHAR"
-                self.con.execute(f"ALTER TABLE results ADD COLUMN {_col(key)} {kind}")
+    def _views(self) -> None:
+        """Read-only: the attached store's tables as views; ``results`` shows the replicates asked for."""
+        tables = "SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' AND schema_name = 'main'"
+        have = {r[0] for r in self.con.execute(tables).fetchall()}  # base tables only: never a stored view
+        for name in TABLES:
+            if name in have and name != "results":
+                self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM store.{name}")
+        if "experiments" in have:
+            self.con.execute(
+                """CREATE VIEW results AS SELECT r.* FROM store.results r WHERE NOT EXISTS (
+                   SELECT 1 FROM store.experiments e WHERE e.name = r.experiment AND r.replicate >= e.replicates)"""
+            )
+        else:  # written before experiments were recorded: every row
+            self.con.execute("CREATE VIEW results AS SELECT * FROM store.results")
+
+    def identity(self) -> Identity | None:
+        """What this folder holds (None while it holds nothing)."""
+        rows = self.con.execute("SELECT name, replicates, fields, axes FROM experiments ORDER BY position").fetchall()
+        if rows:
+            return Identity(tuple(Member(n, int(r), json.loads(f), tuple(json.loads(a))) for n, r, f, a in rows))
+        return from_cells(self.con.execute("SELECT experiment, sweep, config FROM cells").fetchall())
+
+    def check(self, identity: Identity) -> None:
+        """Refuse, in one line naming the fields that differ, an identity that is another experiment's."""
+        have = self.identity()
+        if have is not None and (diff := have.differences(identity)):
+            more = f" (and {len(diff) - 1} more)" if len(diff) > 1 else ""
+            raise Refused(
+                f"{self.path} holds another experiment: {diff[0]}{more}; use another --out, or the same config"
+            )
+
+    def claim(self, identity: Identity) -> None:
+        """Make this folder ``identity``'s (checked first): names and replicate counts become the new ones."""
+        self.check(identity)
+        have = self.identity()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for old, new in zip(have.members if have else identity.members, identity.members, strict=True):
+                if old.name != new.name:
+                    for table in ("results", "cells", "failures"):
+                        self.con.execute(
+                            f"UPDATE {table} SET experiment = ? WHERE experiment = ?", [new.name, old.name]
+                        )
+            self.con.execute("DELETE FROM experiments")
+            for i, m in enumerate(identity.members):
+                self.con.execute(
+                    "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?)",
+                    [i, m.name, m.replicates, json.dumps(m.fields), json.dumps(list(m.axes)), identity.hash],
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def add_sweep_columns(self, points: Iterable[Mapping[str, Any]]) -> None:
+        """A column per swept field: DOUBLE when every value is a number, else text. A field whose values
+        were numbers in this folder and are text now is refused (its column cannot hold both)."""
+        kinds: dict[str, str] = {}
+        for point in points:
+            for key, value in point.items():
+                text = isinstance(cell_value(value), str)
+                kinds[column(key)] = "VARCHAR" if text or kinds.get(column(key)) == "VARCHAR" else "DOUBLE"
+        have = dict(self.con.execute("SELECT column_name, column_type FROM (DESCRIBE results)").fetchall())
+        for name, kind in kinds.items():
+            if name not in have:
+                self.con.execute(f"ALTER TABLE results ADD COLUMN {_col(name)} {kind}")
+            elif have[name] == "DOUBLE" and kind == "VARCHAR":
+                raise Refused(f"sweep.{name}: this folder's values are numbers, this run's are not")
+
+    def done_blocks(self, key: str) -> dict[int, int]:
+        """The finished blocks of a cell: block -> replicates it holds."""
+        rows = self.con.execute(
+            "SELECT block, max(replicates) FROM chunks WHERE config_hash = ? GROUP BY block", [key]
+        ).fetchall()
+        return {int(b): int(r) for b, r in rows}
 
     def register_cell(self, key: str, experiment: str, point: Mapping[str, Any], config: dict) -> None:
         self.con.execute(
             "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?)",
             [key, experiment, json.dumps(dict(point)), json.dumps(config)],
         )
-
-    def done(self, key: str, block: int, replicates: int) -> bool:
-        row = self.con.execute(
-            "SELECT max(replicates) FROM chunks WHERE config_hash = ? AND block = ?", [key, block]
-        ).fetchone()
-        return row is not None and row[0] is not None and row[0] >= replicates
 
     def write_chunk(
         self,
@@ -128,7 +242,7 @@ class Store:
         df.insert(0, "config_hash", key)
         df.insert(0, "experiment", experiment)
         for k, v in point.items():
-            df[k] = v
+            df[column(k)] = cell_value(v)
         reps = next(iter(next(iter(results.values())).values())).shape[1]
         cols = ", ".join(_col(c) for c in df.columns)
         self.con.execute("BEGIN TRANSACTION")
@@ -161,17 +275,19 @@ class Store:
         return self.table("SELECT experiment, sweep, block, error FROM failures ORDER BY experiment, sweep, block")
 
     def nonfinite(self) -> pd.DataFrame:
-        """Metric values stored as NaN (NULL in the table) or +-inf, counted per experiment, workflow and metric."""
+        """Metric values stored as NaN (NULL in the table: undefined) and as +-inf (diverged, absorbed,
+        singular), counted apart per experiment, workflow and metric."""
         return self.table(
             """SELECT experiment, workflow, metric,
-                      count(*) FILTER (WHERE value IS NULL OR NOT isfinite(value)) AS values, count(*) AS total,
+                      count(*) FILTER (WHERE value IS NULL OR isnan(value)) AS nan,
+                      count(*) FILTER (WHERE isinf(value)) AS inf, count(*) AS total,
                       min(generation) FILTER (WHERE value IS NULL OR NOT isfinite(value)) AS first_generation
-               FROM results GROUP BY ALL HAVING values > 0 ORDER BY ALL"""
+               FROM results GROUP BY ALL HAVING nan + inf > 0 ORDER BY ALL"""
         )
 
     def record_run(self, meta: Mapping[str, Any]) -> None:
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 meta["started"],
                 meta["finished"],
@@ -183,6 +299,7 @@ class Store:
                 meta["cells"],
                 meta["chunks_run"],
                 meta["chunks_skipped"],
+                meta["identity"],
             ],
         )
 
@@ -213,66 +330,16 @@ class Store:
             params,
         )
 
-    def merge(self, source: str | Path) -> int:
-        """Add the finished chunks of another results folder (e.g. another machine's) to this store.
-
-        A replicate's rows come from one chunk and equal keys hold equal numbers (every stream is keyed by
-        the config), so rows this store already has are skipped and merging twice adds nothing. Cells, runs
-        and the failures of chunks still missing come along; one transaction. Returns the rows added.
-        """
-        db = Path(source) / DB_NAME
-        if not db.exists():
-            raise FileNotFoundError(f"no results in {source} (expected {db})")
-        self.con.execute(f"ATTACH '{str(db.resolve()).replace(chr(39), chr(39) * 2)}' AS src (READ_ONLY)")
-        try:
-            have = {r[0] for r in self.con.execute("SELECT column_name FROM (DESCRIBE results)").fetchall()}
-            for name, kind in self.con.execute(
-                "SELECT column_name, column_type FROM (DESCRIBE src.results)"
-            ).fetchall():
-                if name not in have:
-                    self.con.execute(f"ALTER TABLE results ADD COLUMN {_col(name)} {kind}")
-            cols = ", ".join(_col(r[0]) for r in self.con.execute("DESCRIBE src.results").fetchall())
-            before = self._count()
-            self.con.execute("BEGIN TRANSACTION")
-            try:
-                self.con.execute(
-                    f"""INSERT INTO results ({cols}) SELECT {cols} FROM src.results r WHERE NOT EXISTS (
-                        SELECT 1 FROM results x WHERE x.config_hash = r.config_hash AND x.replicate = r.replicate)"""
-                )
-                self.con.execute(
-                    """INSERT INTO chunks SELECT * FROM src.chunks c WHERE NOT EXISTS (
-                       SELECT 1 FROM chunks x WHERE x.config_hash = c.config_hash AND x.block = c.block)"""
-                )
-                self.con.execute("INSERT OR IGNORE INTO cells SELECT * FROM src.cells")
-                self.con.execute(
-                    """INSERT INTO runs SELECT * FROM src.runs r WHERE NOT EXISTS (
-                       SELECT 1 FROM runs x WHERE x.started = r.started AND x.experiment = r.experiment)"""
-                )
-                self.con.execute(  # failures of chunks that are now done (here or merged) are history
-                    """DELETE FROM failures f WHERE EXISTS (
-                       SELECT 1 FROM chunks c WHERE c.config_hash = f.config_hash AND c.block = f.block)"""
-                )
-                self.con.execute(
-                    """INSERT INTO failures SELECT * FROM src.failures f WHERE NOT EXISTS (
-                       SELECT 1 FROM chunks c WHERE c.config_hash = f.config_hash AND c.block = f.block)
-                       AND NOT EXISTS (SELECT 1 FROM failures x WHERE x.config_hash = f.config_hash
-                                       AND x.block = f.block AND x.finished = f.finished)"""
-                )
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-            return self._count() - before
-        finally:
-            self.con.execute("DETACH src")
-
-    def _count(self) -> int:
+    def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM results").fetchone()
         return int(row[0]) if row else 0
 
     def export(self, csv: str | Path | None = None, parquet: str | Path | None = None) -> None:
-        order = "ORDER BY experiment, config_hash, workflow, metric, generation, replicate"
+        """The results table, sorted, to CSV and/or Parquet (paths are passed as values, never into SQL)."""
+        rows = self.con.sql(
+            "SELECT * FROM results ORDER BY experiment, config_hash, workflow, metric, generation, replicate"
+        )
         if csv:
-            self.con.execute(f"COPY (SELECT * FROM results {order}) TO '{Path(csv)}' (HEADER, DELIMITER ',')")
+            rows.write_csv(str(csv), header=True, sep=",")
         if parquet:
-            self.con.execute(f"COPY (SELECT * FROM results {order}) TO '{Path(parquet)}' (FORMAT PARQUET)")
+            rows.write_parquet(str(parquet))

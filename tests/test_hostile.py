@@ -1,0 +1,308 @@
+"""A careless or hostile user: every case ends in one ``error:`` line with its exit status, and the
+results folder's bytes (or rows) are what they were. docs/guarantees.md lists what each case guards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from modelcollapse.cli import app
+from modelcollapse.run.runner import run
+from modelcollapse.store import Store
+
+CFG: dict[str, Any] = {
+    "name": "t",
+    "source": {"kind": "gaussian", "dim": 2},
+    "model": {"kind": "gaussian"},
+    "samples_per_generation": 10,
+    "workflow": ["replace", "accumulate"],
+    "generations": 3,
+    "replicates": 4,
+    "metrics": ["mean_sq_error"],
+}
+
+
+def cli(*args: Any) -> Any:
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def config(tmp_path: Path, cfg: dict[str, Any], name: str = "cfg.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def digest(folder: Path) -> str:
+    return hashlib.sha256((folder / "results.duckdb").read_bytes()).hexdigest()
+
+
+def error_line(result: Any) -> str:
+    """The one line a refused command prints (asserting there is exactly one, and no traceback)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0].removeprefix("error: ")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    run(CFG, tmp_path / "out")
+    return tmp_path / "out"
+
+
+# --- one experiment per folder -------------------------------------------------------------------------
+
+
+def test_another_config_under_the_same_name_is_refused(tmp_path: Path, folder: Path) -> None:
+    before = digest(folder)
+    other = {**CFG, "source": {"kind": "gaussian", "dim": 8}, "model": {"kind": "gaussian", "covariance": "diagonal"}}
+    res = cli("run", config(tmp_path, other), "--out", folder)
+    assert res.exit_code == 2
+    assert error_line(res) == (
+        f'{folder} holds another experiment: model.covariance is "full" there, "diagonal" here (and 1 more); '
+        "use another --out, or the same config"
+    )
+    assert digest(folder) == before
+
+
+def test_a_new_name_renames_and_fewer_replicates_show_fewer(tmp_path: Path, folder: Path) -> None:
+    renamed = run({**CFG, "name": "renamed", "replicates": 2}, folder)
+    assert (renamed.chunks_run, renamed.rows) == (0, 0)  # nothing recomputed
+    with Store.open(folder, read_only=True) as store:
+        assert set(store.table("SELECT DISTINCT experiment FROM results").experiment) == {"renamed"}
+        assert set(store.summary().n) == {2}  # the replicates this run asked for, not the 4 stored
+        assert store.table("SELECT count(*) AS n FROM store.results").n[0] == 4 * 2 * 3 * 2
+    again = run({**CFG, "replicates": 4}, folder)
+    assert again.chunks_run == 0
+    with Store.open(folder, read_only=True) as store:
+        assert set(store.summary().n) == {4}
+        assert set(store.table("SELECT DISTINCT experiment FROM cells").experiment) == {"t"}
+
+
+def test_new_cells_along_the_same_axes_are_the_same_experiment(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run({**CFG, "sweep": {"samples_per_generation": [10, 20]}}, out)
+    more = run({**CFG, "sweep": {"samples_per_generation": [10, 20, 40]}}, out)
+    assert (more.chunks_run, more.chunks_skipped) == (1, 2)
+    res = cli("run", config(tmp_path, {**CFG, "sweep": {"source.dim": [2, 3]}}), "--out", out)
+    assert res.exit_code == 2
+    assert error_line(res) == (
+        f"{out} holds another experiment: sweep axes (samples_per_generation) there, (source.dim) here "
+        "(and 2 more); use another --out, or the same config"
+    )
+
+
+def test_a_sweep_over_workflow_keeps_the_workflow_labels(tmp_path: Path) -> None:
+    cfg = {
+        **CFG,
+        "workflow": "replace",
+        "sweep": {"workflow": ["replace", "accumulate", {"kind": "window", "size": 2}]},
+    }
+    res = cli("run", config(tmp_path, cfg), "--out", tmp_path / "out", "-q")
+    assert res.exit_code == 0, res.output
+    with Store.open(tmp_path / "out", read_only=True) as store:
+        cells = store.table('SELECT DISTINCT workflow, "sweep.workflow" AS swept FROM results ORDER BY ALL')
+    assert cells.values.tolist() == [
+        ["accumulate", "accumulate"],
+        ["replace", "replace"],
+        ["window", '{"kind": "window", "size": 2}'],
+    ]
+    assert res.stdout.count("mean_sq_error") == 3  # a table per cell, none empty
+
+
+def test_every_chunk_failing_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    cfg = {**CFG, "source": {"kind": "shapes", "shape": "blobs"}, "model": {"kind": "gmm", "components": 50}}
+    cfg.pop("metrics")
+    res = cli("run", config(tmp_path, cfg), "--out", tmp_path / "out", "-q")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    failed = [line for line in res.stderr.splitlines() if line.startswith("failed: t {} block 0: ValueError")]
+    assert len(failed) == 1, res.stderr
+    show = cli("show", tmp_path / "out")
+    assert show.exit_code == 1
+    assert error_line(show).startswith(f"no results in {tmp_path / 'out'} yet: 1 chunk(s) failed, the first with ")
+
+
+# --- untrusted stores and paths ------------------------------------------------------------------------
+
+
+def test_merge_refuses_another_experiment_and_leaves_the_destination_alone(tmp_path: Path, folder: Path) -> None:
+    run({**CFG, "seed": 1}, tmp_path / "other")
+    before = digest(folder)
+    res = cli("merge", folder, tmp_path / "other")
+    assert res.exit_code == 2
+    assert error_line(res) == f"{tmp_path / 'other'} holds another experiment than {folder}: seed is 0 there, 1 here"
+    assert digest(folder) == before
+    itself = cli("merge", folder, folder)
+    assert (itself.exit_code, error_line(itself)) == (2, f"{folder}: a folder cannot be merged into itself")
+
+
+def test_merge_never_runs_what_a_store_defines(tmp_path: Path, folder: Path) -> None:
+    """A 'results' that is a view reading a local file would copy that file into the destination."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("experiment,value\nstolen,1\n")
+    evil = tmp_path / "evil"
+    run(CFG, evil)
+    with duckdb.connect(str(evil / "results.duckdb")) as con:
+        con.execute("ALTER TABLE results RENAME TO real_results")
+        con.execute(f"CREATE VIEW results AS SELECT * FROM real_results UNION ALL BY NAME SELECT * FROM '{secret}'")
+    before = digest(folder)
+    res = cli("merge", folder, evil)
+    assert res.exit_code == 2
+    assert error_line(res) == f"{evil}: not a results store (no table 'results')"
+    assert digest(folder) == before
+
+
+def test_a_failed_merge_changes_no_schema(tmp_path: Path, folder: Path) -> None:
+    bad = tmp_path / "bad"
+    run({**CFG, "sweep": {"samples_per_generation": [10]}}, bad)
+    with duckdb.connect(str(bad / "results.duckdb")) as con:
+        con.execute("ALTER TABLE results ADD COLUMN sneaky BLOB")
+    before = digest(folder)
+    res = cli("merge", folder, bad)
+    assert res.exit_code == 2
+    assert error_line(res) == f"{bad}: not a results store (results column 'sneaky' of type BLOB)"
+    assert digest(folder) == before
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(alphabet="ab';\"\\ $(){}<>-", min_size=1, max_size=30))
+def test_export_writes_exactly_the_file_named(tmp_path_factory: Any, name: str) -> None:
+    folder = tmp_path_factory.mktemp("store")
+    run({**CFG, "replicates": 1}, folder)
+    target = folder / "exports"
+    target.mkdir()
+    res = cli("export", folder, "--csv", target / f"{name}.csv")
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in target.iterdir()] == [f"{name}.csv"]
+    assert (target / f"{name}.csv").read_text().startswith("experiment,config_hash,workflow,")
+
+
+# --- absurd input and the operating system --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("replicates", 10**12, "replicates: 1,000,000,000,000 is too large: the plan needs 1.20e+13 result rows"),
+        ("generations", 10**9, "generations: 1,000,000,000 is too large: the plan needs 1.49e+03 GiB of memory"),
+        ("samples_per_generation", 10**12, "samples_per_generation: 1,000,000,000,000 is too large: the plan needs"),
+    ],
+)
+def test_absurd_plans_are_refused_before_anything_is_written(
+    tmp_path: Path, field: str, value: int, message: str
+) -> None:
+    res = cli("run", config(tmp_path, {**CFG, field: value}), "--out", tmp_path / "out")
+    assert res.exit_code == 2
+    line = error_line(res)
+    assert line.startswith(message) and line.endswith("; pass --allow-large to run it anyway"), line
+    assert not (tmp_path / "out").exists()
+
+
+def test_allow_large_lifts_the_limits() -> None:
+    from modelcollapse.run import plan
+    from modelcollapse.run.loading import expand
+
+    cells = expand({**CFG, "replicates": 10**12})
+    with pytest.raises(plan.PlanTooLarge):
+        plan.check(cells)
+    assert plan.check(cells, allow_large=True).rows == 10**12 * 2 * 3 * 2
+
+
+def test_operating_system_faults_are_one_line(tmp_path: Path, folder: Path) -> None:
+    good = config(tmp_path, CFG)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    cases = [
+        (("run", tmp_path, "--out", tmp_path / "o"), 2, f"config file {tmp_path} is a directory"),
+        (("run", good, "--out", tmp_path / "afile"), 2, f"--out: {tmp_path / 'afile'} is a file, not a folder"),
+        (
+            ("export", folder, "--csv", tmp_path / "nope" / "x.csv"),
+            2,
+            f"--csv: the folder {tmp_path / 'nope'} does not exist",
+        ),
+        (("report", folder, "--html", tmp_path), 2, f"--html: {tmp_path} is a folder; give a file name"),
+        (
+            ("show", tmp_path / "nothing"),
+            2,
+            f"no results in {tmp_path / 'nothing'} (expected {tmp_path / 'nothing' / 'results.duckdb'})",
+        ),
+    ]
+    for args, status, message in cases:
+        res = cli(*args)
+        assert (res.exit_code, error_line(res)) == (status, message), args
+    res = cli("run", tmp_path / "latin1.yaml", "--out", tmp_path / "o")
+    assert res.exit_code == 2 and "UTF-8" in error_line(res)
+
+
+def test_a_store_in_use_or_damaged_is_one_line(tmp_path: Path, folder: Path) -> None:
+    with duckdb.connect(str(folder / "results.duckdb")):  # another run holds the lock
+        res = cli("run", config(tmp_path, CFG), "--out", folder)
+    assert (res.exit_code, error_line(res)) == (
+        1,
+        f"{folder}: the results store is in use by another process (a run still going?)",
+    )
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "results.duckdb").write_bytes(b"not a database" * 1000)
+    res = cli("show", damaged)
+    assert res.exit_code == 1
+    assert error_line(res).startswith(f"{damaged}: results.duckdb is not a readable results store (")
+
+
+def test_infinite_and_undefined_values_are_reported_apart(tmp_path: Path, folder: Path) -> None:
+    with duckdb.connect(str(folder / "results.duckdb")) as con:
+        con.execute("UPDATE results SET value = 'inf' WHERE workflow = 'replace' AND metric = 'mean_sq_error'")
+        con.execute("UPDATE results SET value = 'nan' WHERE workflow = 'accumulate' AND generation = 3")
+    res = cli("run", config(tmp_path, CFG), "--out", folder, "-q")
+    assert res.exit_code == 0
+    notes = [line for line in res.stderr.splitlines() if line.startswith(("infinite", "non-finite"))]
+    assert notes == [
+        "infinite in every value (diverged, absorbed or singular): mean_sq_error",
+        "non-finite: t accumulate mean_sq_error: 4 NaN of 12 values, from generation 3",
+        "non-finite: t accumulate train_size: 4 NaN of 12 values, from generation 3",
+    ]
+
+
+def test_stored_values_read_back_exactly(tmp_path: Path, folder: Path) -> None:
+    with Store.open(folder, read_only=True) as store:
+        ident = store.identity()
+    assert ident is not None and [m.name for m in ident.members] == ["t"]
+    fields = ident.members[0].fields
+    assert fields["source.dim"] == 2 and "replicates" not in fields and "name" not in fields
+    assert json.loads(json.dumps(fields)) == fields
+
+
+def test_ctrl_c_stops_cleanly_saying_what_is_saved(tmp_path: Path) -> None:
+    cfg = {**CFG, "source": {"kind": "gaussian", "dim": 10}, "samples_per_generation": 200}
+    cfg |= {"generations": 100, "replicates": 400}  # 8 chunks of about a second
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "modelcollapse", "run", str(config(tmp_path, cfg)), "--out", str(out), "-q"]
+    proc = subprocess.Popen([*args, "-e", "inline"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "results.duckdb").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    match = re.fullmatch(
+        rf"interrupted: (\d) of 8 chunks are saved in {out}; rerun the same command to resume", stderr.strip()
+    )
+    assert match, stderr
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{8 - int(match[1])} chunk(s) run, {match[1]} already done" in rerun.stderr
