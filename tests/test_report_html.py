@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from modelcollapse.cli import app
-from modelcollapse.run.runner import run
+from modelcollapse.run.loading import expand
+from modelcollapse.run.runner import identity, run
+from modelcollapse.store import Identity
 
 CURVES: dict[str, Any] = {
     "name": "curves",
@@ -49,11 +51,17 @@ FAILING: dict[str, Any] = {  # more components than points: the fit raises, the 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "out"
-    for cfg in (CURVES, GRID, FAILING):
-        run(cfg, out, executor="inline")
+    run_together([CURVES, GRID, FAILING], out)
     result = CliRunner().invoke(app, ["report", str(out), "--html", str(out / "report.html")])
     assert result.exit_code == 0, result.output
     return out / "report.html"
+
+
+def run_together(configs: list[dict[str, Any]], out: Path) -> None:
+    """Run several experiments into one folder, declared together as a reproduction does."""
+    bundle = Identity(tuple(identity(expand(cfg)) for cfg in configs))
+    for cfg in configs:
+        run(cfg, out, executor="inline", bundle=bundle)
 
 
 def embedded(page: str) -> dict[str, Any]:

@@ -76,11 +76,12 @@ def evaluate(rules: list[str], k: int, matrix: Path | None = None) -> dict[str, 
 
 def draw(curves: dict[str, np.ndarray], out: Path) -> Path:
     from modelcollapse.report.figures import _pyplot
+    from modelcollapse.report.untrusted import plain
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     for label, rho in sorted(curves.items(), key=lambda kv: -kv[1][-1]):
-        ax.plot(np.arange(1, len(rho) + 1), rho, marker="o", ms=2.5, lw=1.2, label=label)
+        ax.plot(np.arange(1, len(rho) + 1), rho, marker="o", ms=2.5, lw=1.2, label=plain(label))
     ax.axhline(np.pi**2 / 6, color="black", ls=":", lw=0.8, label="π²/6")
     ax.set_xlabel("generation k")
     ax.set_ylabel("ρ_k = risk / risk of real-data fit")

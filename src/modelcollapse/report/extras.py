@@ -9,6 +9,7 @@ import pandas as pd
 
 from modelcollapse.analysis.summary import SUMMARY_COLUMNS, cells, statistics, z_score
 from modelcollapse.report.figures import _pyplot
+from modelcollapse.report.untrusted import plain
 from modelcollapse.store import Store
 from modelcollapse.theory import dey_donoho as dd
 from modelcollapse.theory import discrete, mixing, regression
@@ -78,7 +79,7 @@ def _ceiling(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignor
                 lw=1,
                 marker=".",
                 ms=3,
-                label=f"{wf}: d={c.exp.source.dim}, T={c.exp.samples_per_generation}",
+                label=plain(f"{wf}: d={c.exp.source.dim}, T={c.exp.samples_per_generation}"),
             )
     g = np.arange(1, int(stats.generation.max()) + 1)
     ax.plot(g, g, "k--", lw=0.8, label="replace theory: t")
@@ -111,7 +112,7 @@ def _rho(all_cells, stats: pd.DataFrame, path: Path) -> None:  # type: ignore[no
                 color=color,
                 ms=3.5,
                 mfc="none",
-                label=f"{wf.label} ({c.experiment})",
+                label=plain(f"{wf.label} ({c.experiment})"),
             )
             if c.experiment == "gaussian-mean":
                 rho = wf.rho(c.exp.samples_per_generation, c.exp.generations)
@@ -187,9 +188,10 @@ def _definitions(out: Path, keys: set[str] | None) -> list[Path]:
             r = rows.iloc[0]
             cell = by_label[r.setting]
             s = stats[(stats.config_hash == cell.key) & (stats.workflow == r.workflow) & (stats.metric == r.metric)]
-            ax.plot(s.generation, s["mean"], style, lw=1.3, label=f"{tag}: {r.workflow}, {r.setting}\n({r.metric})")
+            label = f"{plain(f'{tag}: {r.workflow}, {r.setting}')}\n({plain(r.metric)})"
+            ax.plot(s.generation, s["mean"], style, lw=1.3, label=label)
         ax.set(xlabel="generation", ylabel="mean of the metric used")
-        ax.set_title(f"{number}. {group.name.iloc[0]}", fontsize=9)
+        ax.set_title(plain(f"{number}. {group.name.iloc[0]}"), fontsize=9)
         if fired.empty:
             ax.text(0.5, 0.5, "no bundled case fires", transform=ax.transAxes, ha="center")
         ax.grid(alpha=0.3)
@@ -215,8 +217,8 @@ def _scaling_figure(group: pd.DataFrame, all_cells, stats: pd.DataFrame, path: P
                 points.append((c.point["samples_per_generation"], s["mean"].iloc[0], s["mean"].iloc[-1]))
         n, first, last = (np.array(v) for v in zip(*sorted(points), strict=True))
         outcome = tested[(tested.workflow == workflow)].outcome.iloc[0]
-        line = ax.plot(n, last, "o-", ms=3, label=f"{workflow}, last generation ({outcome})")
-        ax.plot(n, first, "s:", ms=3, color=line[0].get_color(), label=f"{workflow}, generation 1")
+        line = ax.plot(n, last, "o-", ms=3, label=plain(f"{workflow}, last generation ({outcome})"))
+        ax.plot(n, first, "s:", ms=3, color=line[0].get_color(), label=plain(f"{workflow}, generation 1"))
     ax.set(xscale="log", yscale="log", xlabel="samples per generation n", ylabel="mean error (log)")
     ax.set_title("4. change in scaling law: error vs n", fontsize=9)
     ax.grid(alpha=0.3)

@@ -16,6 +16,7 @@ from modelcollapse.analysis.predictions import predict
 from modelcollapse.analysis.summary import Cell
 from modelcollapse.report import grid
 from modelcollapse.report.figures import HEAVY_TAILED, LABELS
+from modelcollapse.report.untrusted import LABEL, shorten
 
 MAX_POINTS = 240  # generations drawn per series (evenly thinned beyond this; tables keep the chosen ones)
 
@@ -23,6 +24,11 @@ MAX_POINTS = 240  # generations drawn per series (evenly thinned beyond this; ta
 def num(v: Any) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def _ylabel(metric: object) -> str:
+    """The axis label the script draws: a metric name is untrusted text, cut to fit beside the axis."""
+    return shorten(LABELS.get(str(metric), str(metric)), LABEL)
 
 
 def _thin(n: int) -> np.ndarray:
@@ -61,7 +67,7 @@ def charts(group: list[Cell], stats: pd.DataFrame) -> list[dict[str, Any]]:
                     "title": f"{cell.label}: {metric}",
                     "experiment": cell.experiment,
                     "metric": str(metric),
-                    "ylabel": LABELS.get(str(metric), str(metric)),
+                    "ylabel": _ylabel(metric),
                     "series": series,
                 }
             )
@@ -87,7 +93,7 @@ def grids(t: pd.DataFrame, declared: dict[str, tuple[list[int], list[int]]]) -> 
             }
             for r in part.to_dict("records")
         ]
-        gid, ylabel = f"grid-{len(out)}", LABELS.get(str(metric), str(metric))
+        gid, ylabel = f"grid-{len(out)}", _ylabel(metric)
         share = part.assign(x=part.n_real / (part.n_real + part.n_syn), group=part.n_real + part.n_syn)
         by_syn = part[part.n_syn.isin(syns)].assign(x=part.n_syn, group=part.n_real)
         out.append(

@@ -10,6 +10,7 @@ import pandas as pd
 
 from modelcollapse.analysis.predictions import predict
 from modelcollapse.analysis.summary import Cell, cells, statistics
+from modelcollapse.report.untrusted import TITLE, file_stem, plain
 from modelcollapse.store import Store
 
 HEAVY_TAILED = {"cov_trace_ratio", "w2_sq", "test_nll", "second_moment"}  # summarised by median and quantiles
@@ -53,13 +54,15 @@ def plot_folder(
     all_cells = [c for c in all_cells if not c.is_grid]
     out_dir = Path(out) if out else Path(folder) / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths: list[Path] = []
+    used: set[str] = set()  # names and metrics are untrusted text: file_stem keeps each file apart, in out_dir
     for experiment in sorted({c.experiment for c in all_cells}):
         group = [c for c in all_cells if c.experiment == experiment]
         names = sorted(set(stats[stats.config_hash.isin([c.key for c in group])].metric) - {"train_size"})
         for metric in metrics or names:
             if metric in names:
-                paths.append(plot_metric(group, stats, metric, out_dir / f"{experiment}-{metric}.png"))
+                path = out_dir / f"{file_stem([experiment, metric], used)}.png"
+                paths.append(plot_metric(group, stats, metric, path))
     return paths
 
 
@@ -84,7 +87,8 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
             robust = metric in HEAVY_TAILED and pred is None
             centre = s["median"] if robust else s["mean"]
             lo, hi = (s.q10, s.q90) if robust else (s["mean"] - 1.96 * s.se, s["mean"] + 1.96 * s.se)
-            ax.plot(s.generation, centre, color=color, lw=1.4, label=f"{wf} (median, 10–90%)" if robust else wf)
+            label = plain(f"{wf} (median, 10–90%)" if robust else wf)
+            ax.plot(s.generation, centre, color=color, lw=1.4, label=label)
             ax.fill_between(s.generation, lo, hi, color=color, alpha=0.12 if robust else 0.2, lw=0)
             drawn = pd.DataFrame(
                 {
@@ -104,7 +108,7 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
                 g = np.arange(1, len(pred) + 1)
                 ax.plot(g, pred, color="black", ls="--", lw=0.9, label="theory" if i == 0 else None)
         if cell.point:
-            ax.set_title(", ".join(f"{k}={v}" for k, v in cell.point.items()))
+            ax.set_title(plain(", ".join(f"{k}={v}" for k, v in cell.point.items())))
         _scale(ax, data)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(group) :]:
@@ -112,13 +116,14 @@ def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path)
     for ax in axes.flat[: len(group)]:
         ax.set_xlabel("generation")
     for ax in axes[:, 0]:
-        ax.set_ylabel(LABELS.get(metric, metric))
+        ax.set_ylabel(plain(LABELS.get(metric, metric)))
     seen: dict[str, object] = {}
     for ax in axes.flat[: len(group)]:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(lab, h)
     labels, handles = list(seen), list(seen.values())
-    fig.suptitle(f"{group[0].experiment}: {metric}\n(mean with 95% CI unless marked; theory dashed)", fontsize=9)
+    title = plain(f"{group[0].experiment}: {metric}", TITLE)
+    fig.suptitle(f"{title}\n(mean with 95% CI unless marked; theory dashed)", fontsize=9)
     ncol = min(len(labels), 2 * cols)
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
     legend_rows = math.ceil(len(labels) / ncol)

@@ -16,6 +16,7 @@ import pandas as pd
 from modelcollapse.analysis.predictions import predict
 from modelcollapse.analysis.summary import Cell, cells, statistics, z_score
 from modelcollapse.report.figures import LABELS, _pyplot
+from modelcollapse.report.untrusted import TITLE, file_stem, plain
 from modelcollapse.store import GRID_AXES, Store
 
 
@@ -103,10 +104,11 @@ def grid_figures(
         full = full[full.metric.isin(metrics)]
     out_dir = Path(out) if out else Path(folder) / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths: list[Path] = []
+    used: set[str] = set()  # names, sweep values and metrics are untrusted text: file_stem keeps them in out_dir
     for (experiment, facet, metric), t in full.groupby(["experiment", "facet", "metric"], sort=True):
         experiment, facet, metric = str(experiment), str(facet), str(metric)
-        stem = "-".join(filter(None, [experiment, facet.replace(", ", "-").replace("=", ""), metric, "grid"]))
+        stem = file_stem([experiment, facet.replace(", ", "-").replace("=", ""), metric, "grid"], used)
         path = out_dir / f"{stem}.png"
         draw(t, f"{experiment}{f' [{facet}]' if facet else ''}: {metric}", path, declared.get(experiment))
         t.drop(columns=["experiment", "facet"]).to_csv(path.with_suffix(".csv"), index=False)
@@ -120,7 +122,7 @@ def draw(t: pd.DataFrame, title: str, path: Path, declared: tuple[list[int], lis
     from matplotlib.colors import LogNorm, TwoSlopeNorm
 
     metric = t.metric.iloc[0]
-    label = LABELS.get(metric, metric)
+    label = plain(LABELS.get(metric, metric))
     reals, syns = axes_of(t, declared)
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.6))
     positive = bool((t.centre > 0).all()) and metric not in LOG_LOSSES
@@ -143,7 +145,7 @@ def draw(t: pd.DataFrame, title: str, path: Path, declared: tuple[list[int], lis
         ax.set_ylabel(label)
         if positive and t.centre.max() / t.centre.min() > 30:
             ax.set_yscale("log")
-    fig.suptitle(f"{title}\n(mean ± 95% CI; theory dashed where exact)", fontsize=9)
+    fig.suptitle(f"{plain(title, TITLE)}\n(mean ± 95% CI; theory dashed where exact)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     fig.savefig(path.with_suffix(".pdf"))

@@ -24,8 +24,10 @@ import yaml
 from modelcollapse.analysis.assess import assess
 from modelcollapse.analysis.summary import Cell, cells, statistics, theory_comparison
 from modelcollapse.report import figure_data, grid
+from modelcollapse.report.untrusted import shorten
 from modelcollapse.store import Store
 
+SHORT = 200  # characters of untrusted text shown in a heading, caption or table cell; the rest on hover
 MAX_CHARTS = 300  # figures and cell tables in one page; a larger sweep is summarised (plot/export have it all)
 TABLE_GENERATIONS = 8
 
@@ -68,7 +70,7 @@ def write_html(
         verdicts = verdicts[verdicts.setting.isin({c.label for c in curves})]
     name = title or (experiments[0] if len(experiments) == 1 else folder.name)
     body = [
-        f"<header><h1>{_e(name)}</h1><p class=meta>modelcollapse report of <code>{_e(folder)}</code>, "
+        f"<header><h1>{_clip(name)}</h1><p class=meta>modelcollapse report of <code>{_clip(folder)}</code>, "
         f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {len(all_cells)} cell(s), "
         f"{len(failures)} failed chunk(s)</p>"
         + (f"<p class=claim>{_e(claim)}</p>" if claim else "")
@@ -86,14 +88,14 @@ def write_html(
         _section("metadata", "Run metadata", _metadata(runs, chunks, failures, nonfinite, all_cells)),
     ]
     page = _PAGE.format(
-        title=_e(name),
+        title=_e(shorten(name, SHORT)),
         css=_asset("report.css"),
         js=_asset("report.js"),
         data=_json(data),
         body="\n".join(body),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page, encoding="utf-8", errors="replace")  # a lone surrogate must not lose the page
     return path
 
 
@@ -113,13 +115,24 @@ def _asset(name: str) -> str:
 
 
 def _e(text: object) -> str:
+    """Text for HTML content or a quoted attribute value."""
     return html.escape(str(text), quote=True)
 
 
+def _clip(text: object, limit: int = SHORT) -> str:
+    """Escaped text cut to ``limit`` characters (a long name must not stretch the page), whole on hover."""
+    s = str(text)
+    return _e(s) if len(s) <= limit else f'<span title="{_e(s)}">{_e(shorten(s, limit))}</span>'
+
+
+# In a <script> element '<!--', '<script' and '</script' change how the browser finds its end; U+2028/9 end
+# a line in old JavaScript. Escaped as \uXXXX they cannot occur, and JSON.parse reads them back unchanged.
+_SCRIPT_SAFE = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"})
+
+
 def _json(data: Any) -> str:
-    """JSON for a <script> element: NaN/inf as null, and no '</' that could close the element."""
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=str)
-    return text.replace("</", "<\\/")
+    """JSON to embed in a <script> element, with none of ``< > &`` U+2028 U+2029 raw (NaN/inf: pass None)."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False, default=str).translate(_SCRIPT_SAFE)
 
 
 def _nav() -> str:
@@ -137,18 +150,20 @@ def _figure_shells(data: dict[str, Any]) -> str:
     if data["workflows"]:
         boxes = "".join(
             f'<label class="toggle"><input type="checkbox" class="wf-toggle" value="{_e(w)}" checked>'
-            f'<span class="swatch" data-workflow="{_e(w)}"></span>{_e(w)}</label>'
+            f'<span class="swatch" data-workflow="{_e(w)}"></span>{_clip(w, 80)}</label>'
             for w in data["workflows"]
         )
         parts.append(f'<div class="toggles"><b>Workflows</b> (shown in every figure): {boxes}</div>')
     for g in data["grids"]:
-        cuts = "".join(f'<figure class="chart" data-chart="{c["id"]}"></figure>' for c in g["curves"] if c["series"])
+        cuts = "".join(
+            f'<figure class="chart" data-chart="{_e(c["id"])}"></figure>' for c in g["curves"] if c["series"]
+        )
         parts.append(
-            f'<figure class="grid-figure" data-grid="{g["id"]}"><figcaption>{_e(g["title"])}</figcaption>'
+            f'<figure class="grid-figure" data-grid="{_e(g["id"])}"><figcaption>{_clip(g["title"])}</figcaption>'
             f'<div class="heat"></div><div class="cuts">{cuts}</div></figure>'
         )
     charts = "".join(
-        f'<figure class="chart" data-chart="{c["id"]}"><figcaption>{_e(c["title"])}</figcaption></figure>'
+        f'<figure class="chart" data-chart="{_e(c["id"])}"><figcaption>{_clip(c["title"])}</figcaption></figure>'
         for c in data["charts"]
     )
     if charts:
@@ -171,7 +186,7 @@ def _table(df: pd.DataFrame, classes: str = "") -> str:
 def _cell(v: Any) -> str:
     if isinstance(v, float | np.floating):
         return "" if not math.isfinite(v) else _e(f"{v:.4g}")
-    return _e(v)
+    return _clip(v)
 
 
 def _fmt(mean: float, se: float) -> str:
@@ -192,7 +207,7 @@ def _verdicts(v: pd.DataFrame) -> str:
             note = "" if r is None else _evidence(r)
             cls = {"collapses": "bad", "does not collapse": "good"}.get(verdict, "undetermined")
             tds.append(f'<td class="{cls}" title="{_e(note)}">{_e(verdict)}</td>')
-        rows.append(f"<tr><td>{_e(setting)}</td><td>{_e(workflow)}</td>{''.join(tds)}</tr>")
+        rows.append(f"<tr><td>{_clip(setting)}</td><td>{_clip(workflow)}</td>{''.join(tds)}</tr>")
     head = "".join(f"<th>{d}. {_e(names[d])}</th>" for d in sorted(names))
     return (
         "<p>Each definition of collapse (Schaeffer et al. 2025) judged from the metric trajectories; "
@@ -252,7 +267,7 @@ def _tables(group: list[Cell], grids: pd.DataFrame, stats: pd.DataFrame, declare
             index=["metric", "workflow"], columns="generation", values="v", aggfunc="first"
         )
         wide.columns = [f"gen {g}" for g in wide.columns]
-        parts.append(f"<details open><summary>{_e(cell.label)}</summary>{_table(wide.reset_index())}</details>")
+        parts.append(f"<details open><summary>{_clip(cell.label)}</summary>{_table(wide.reset_index())}</details>")
     if not grids.empty:
         for (experiment, facet, metric), part in grids.groupby(["experiment", "facet", "metric"], sort=True):
             reals, syns = grid.axes_of(part, declared.get(str(experiment)))
@@ -261,7 +276,7 @@ def _tables(group: list[Cell], grids: pd.DataFrame, stats: pd.DataFrame, declare
                 [[r, *(cellv.get((r, s), "") for s in syns)] for r in reals], columns=["N_real \\ N_syn", *syns]
             )
             title = f"{experiment}{f' [{facet}]' if facet else ''}: {metric} (real-synthetic grid, last generation)"
-            parts.append(f"<details open><summary>{_e(title)}</summary>{_table(df)}</details>")
+            parts.append(f"<details open><summary>{_clip(title)}</summary>{_table(df)}</details>")
     return "".join(parts) or "<p>No results.</p>"
 
 
@@ -271,10 +286,10 @@ def _static(figures: Path) -> str:
         return "<p>No figure files in this folder (<code>modelcollapse plot DIR</code> writes them).</p>"
     items = "".join(
         f'<figure class="static"><img alt="{_e(p.name)}" src="data:image/png;base64,'
-        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{_e(p.name)}</figcaption></figure>'
+        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{_clip(p.name)}</figcaption></figure>'
         for p in pngs
     )
-    return f"<details><summary>{len(pngs)} PNG file(s) from {_e(figures)}</summary>{items}</details>"
+    return f"<details><summary>{len(pngs)} PNG file(s) from {_clip(figures)}</summary>{items}</details>"
 
 
 def _configs(runs: pd.DataFrame, group: list[Cell]) -> str:
@@ -285,12 +300,12 @@ def _configs(runs: pd.DataFrame, group: list[Cell]) -> str:
         if text not in seen:
             seen.add(text)
             parts.append(
-                f"<details open><summary>{_e(r['experiment'])} (as run)</summary><pre>{_e(text)}</pre></details>"
+                f"<details open><summary>{_clip(r['experiment'])} (as run)</summary><pre>{_e(text)}</pre></details>"
             )
     if not parts:  # a run killed before it recorded itself: the cells' validated configs
         for c in group:
             text = yaml.safe_dump(c.exp.model_dump(mode="json", exclude_none=True), sort_keys=False)
-            parts.append(f"<details><summary>{_e(c.label)}</summary><pre>{_e(text)}</pre></details>")
+            parts.append(f"<details><summary>{_clip(c.label)}</summary><pre>{_e(text)}</pre></details>")
     return "".join(parts)
 
 
@@ -305,7 +320,7 @@ def _metadata(
         )[["experiment", "seed", "started", "seconds", "cells", "chunks_run", "chunks_skipped"]]
         parts.append(_table(table))
         versions = json.loads(runs.versions.iloc[-1])
-        parts.append("<p>Versions: " + ", ".join(f"{_e(k)} {_e(v)}" for k, v in versions.items()) + "</p>")
+        parts.append("<p>Versions: " + ", ".join(f"{_clip(k)} {_clip(v)}" for k, v in versions.items()) + "</p>")
     seconds = chunks[chunks.config_hash.isin({c.key for c in group})].seconds
     if len(seconds):
         parts.append(

@@ -14,6 +14,7 @@ import numpy as np
 
 from modelcollapse.data import read_rows
 from modelcollapse.report.figures import _pyplot
+from modelcollapse.report.untrusted import plain, slug
 
 
 def _panels(block: Path) -> dict[str, dict[int, np.ndarray]]:
@@ -69,8 +70,8 @@ def sample_figures(out: Path, keys: set[str] | None = None) -> list[Path]:
                     ax.imshow(1 - np.clip(image_grid(x[:16], side, 4), 0, 1), cmap="gray", vmin=0, vmax=1)
                 ax.set_xticks([])
                 ax.set_yticks([])
-                ax.set_title(f"{wf}, gen {g}", fontsize=8)
-        path = out / "figures" / f"samples-{cell.name}.png"
+                ax.set_title(plain(f"{wf}, gen {g}", 30), fontsize=8)
+        path = out / "figures" / f"samples-{slug(cell.name)}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.tight_layout()
         fig.savefig(path, dpi=120)
