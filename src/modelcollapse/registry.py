@@ -20,11 +20,15 @@ This module imports nothing else of the package: every layer may use it.
 
 from __future__ import annotations
 
+import builtins
 import importlib
+import itertools
+import reprlib
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 C = TypeVar("C", bound=type["Config"])
 
@@ -32,12 +36,51 @@ C = TypeVar("C", bound=type["Config"])
 Positive = Annotated[float, Field(gt=0.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Estimator = Literal["mle", "unbiased"]
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]  # a DuckDB BIGINT, a numpy seed
 
 
 class Config(BaseModel):
-    """Base of every config: unknown fields are errors, and a validated config never changes."""
+    """Base of every config: unknown fields are errors, numbers are finite and never booleans (YAML's
+    ``true`` is not 1), and a validated config never changes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None or not _holds_bool(value):
+            return value
+        leaves = _leaves(cls.model_fields[info.field_name].annotation)
+        if bool in leaves or Any in leaves or not leaves & {int, float}:
+            return value  # a bool is allowed (or the field is not numeric): pydantic decides
+        what = "a number" if float in leaves else "an integer"
+        raise PydanticCustomError("bool_number", "Input should be {what}, not a boolean", {"what": what})
+
+
+def _leaves(annotation: Any) -> set[Any]:
+    """The leaf types of an annotation, through Annotated, unions, Literal and containers."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return {type(a) for a in args}
+    if origin is Annotated:
+        return _leaves(args[0])
+    if not args:
+        return {annotation}
+    return set().union(*(_leaves(a) for a in args if a is not Ellipsis))
+
+
+def _holds_bool(value: Any) -> bool:
+    """True when ``value`` is a bool or a list/tuple/dict holding one, at any depth (iterative: no recursion)."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, bool):
+            return True
+        if isinstance(v, list | tuple):
+            todo.extend(v)
+        elif isinstance(v, dict):
+            todo.extend(v.values())
+    return False
 
 
 class Opaque(BaseModel):
@@ -190,9 +233,37 @@ def kind_of(cls: type[BaseModel]) -> str:
     return kinds[0]
 
 
+class _Prefix(reprlib.Repr):
+    """A repr that never walks or copies more of a value than a short prefix needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxother = 8, 200
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdict = 30  # 30 items > 60 chars
+
+    def repr_str(self, x: str, level: int) -> str:
+        return builtins.repr(x[:200])  # a prefix, not reprlib's middle cut
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:  # in order, not sorted as reprlib does
+        if not x or level <= 0:
+            return "{...}" if x else "{}"
+        items = itertools.islice(x.items(), self.maxdict)
+        more = ", ..." if len(x) > self.maxdict else ""
+        return "{" + ", ".join(f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in items) + more + "}"
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return builtins.repr(x)
+        except ValueError:  # more digits than Python prints
+            return f"<an int of {x.bit_length()} bits>"
+
+
+_PREFIX = _Prefix()
+
+
 def short(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to a short prefix: an error line never quotes a whole (possibly huge) value."""
-    text = repr(value)
+    text = _PREFIX.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -89,3 +89,7 @@ class FamilyConfig(Config):
 
     def build(self, source: Any) -> Family:
         raise NotImplementedError
+
+    def min_rows(self, source: Any) -> tuple[int, str]:
+        """The fewest training rows a fit needs from ``source``, and why (naming the field that asks for them)."""
+        return 1, ""

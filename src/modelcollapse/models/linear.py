@@ -234,6 +234,14 @@ METRICS = {
 }
 
 
+def _min_rows(cfg: OLSModelConfig | RidgeModelConfig, source: Any) -> tuple[int, str]:
+    """The unbiased noise estimate divides the residuals by rows - dim: it needs more rows than dimensions
+    (the fit would otherwise clamp the divisor to 1)."""
+    if cfg.noise == "estimated" and cfg.estimator == "unbiased":
+        return source.dim + 1, "model.estimator: unbiased (noise: estimated) divides by rows - source.dim"
+    return 1, ""
+
+
 @MODELS.register
 class OLSModelConfig(FamilyConfig):
     """Least squares (minimum-norm where the design is rank deficient)."""
@@ -246,6 +254,9 @@ class OLSModelConfig(FamilyConfig):
 
     def build(self, source: Any) -> LinearRegressionFamily:
         return LinearRegressionFamily(self)
+
+    def min_rows(self, source: Any) -> tuple[int, str]:
+        return _min_rows(self, source)
 
 
 @MODELS.register
@@ -261,3 +272,5 @@ class RidgeModelConfig(FamilyConfig):
     def build(self, source: Any) -> LinearRegressionFamily:
         return LinearRegressionFamily(self)
 
+    def min_rows(self, source: Any) -> tuple[int, str]:
+        return _min_rows(self, source)

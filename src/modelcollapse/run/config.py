@@ -35,7 +35,9 @@ from modelcollapse.registry import (
     KindNeedsExtra,
     MissingKind,
     Registry,
+    Seed,
     UnknownKind,
+    short,
 )
 from modelcollapse.workflows.base import Workflow
 
@@ -101,9 +103,9 @@ class Experiment(Config):
     model: ModelField
     samples_per_generation: PositiveInt
     workflow: list[WorkflowField]
-    generations: PositiveInt
-    replicates: PositiveInt
-    seed: Annotated[int, Field(ge=0)] = 0
+    generations: Annotated[int, Field(gt=0, le=2**31 - 1)]  # the results table's columns are 32-bit
+    replicates: Annotated[int, Field(gt=0, le=2**31 - 1)]
+    seed: Seed = 0
     metrics: list[str] | None = None
     sweep: dict[str, Any] | None = None  # expanded by run.loading.expand: lists, and zip groups
     grid: dict[str, Any] | None = None  # a real-synthetic grid, expanded by run.loading.expand
@@ -121,7 +123,8 @@ class Experiment(Config):
     def _unique(cls, v: list[Any]) -> list[Any]:
         labels = [w.label for w in v]
         if len(set(labels)) != len(labels):
-            raise ValueError(f"workflow names must be unique, got {labels}; give each a 'name'")
+            twice = next(label for label in labels if labels.count(label) > 1)
+            raise ValueError(f"workflow names must be unique, {short(twice)} is used twice; give each a 'name'")
         return v
 
     @model_validator(mode="after")
@@ -133,7 +136,11 @@ class Experiment(Config):
             raise ValueError(
                 f"model.kind {self.model.kind!r} cannot fit source.kind {self.source.kind!r}; it fits: {allowed}"
             )
-        if not self.family().supports_weights:
+        try:
+            family = self.family()  # may read the source's files (a vocabulary)
+        except OSError as err:
+            raise ValueError(f"source: cannot read {short(err.filename)}: {err.strerror or err}") from None
+        if not family.supports_weights:
             for i, wf in enumerate(self.workflow):
                 if self.built(wf).weighted:
                     raise ValueError(
@@ -150,8 +157,21 @@ class Experiment(Config):
             known = self.metric_table()
             for m in self.metrics:
                 if m not in known:
-                    raise ValueError(f"metrics: unknown metric {m!r}; allowed: {', '.join(known)}")
+                    raise ValueError(f"metrics: unknown metric {short(m)}; allowed: {', '.join(known)}")
+        self._enough_rows()
         return self
+
+    def _enough_rows(self) -> None:
+        """A family that needs more rows than a generation trains on (an unbiased estimate's divisor) is refused."""
+        need, why = self.model.min_rows(self.source)
+        sizes = [("samples_per_generation", self.samples_per_generation)]
+        sizes += [
+            (f"workflow[{i}] ({wf.label})", wf.fewest_rows(self.samples_per_generation))
+            for i, wf in enumerate(self.workflow)
+        ]
+        for where, rows in sizes:
+            if rows < need:
+                raise ValueError(f"{why}, so it needs at least {need} training rows; {where} gives {rows}")
 
     def __eq__(self, other: object) -> bool:  # the fields; the caches of built pieces are no part of it
         return isinstance(other, Experiment) and self.__dict__ == other.__dict__

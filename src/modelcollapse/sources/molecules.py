@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from modelcollapse.registry import SOURCES
+from modelcollapse.registry import SOURCES, Seed
 from modelcollapse.sources.base import SourceConfig
 from modelcollapse.sources.text import Corpus, TextSource, encode_corpus
 
@@ -69,7 +69,7 @@ class SmilesSourceConfig(SourceConfig):
     metric_sets: ClassVar[tuple[str, ...]] = ("molecules",)  # RDKit: validity, novelty, property distances
     path: str | None = None
     pool: PositiveInt = 20000
-    pool_seed: Annotated[int, Field(ge=0)] = 0
+    pool_seed: Seed = 0
     max_tokens: Annotated[int, Field(ge=57)] = 60
     test_documents: PositiveInt = 1000
     vocab_size: ClassVar[int] = 64

@@ -16,7 +16,7 @@ from pydantic import Field, PositiveInt
 
 from modelcollapse._rng import child_seed
 from modelcollapse.data import Rows
-from modelcollapse.registry import SOURCES, Positive
+from modelcollapse.registry import SOURCES, Positive, Seed
 from modelcollapse.sources.base import SourceConfig, World
 
 
@@ -119,7 +119,7 @@ class ShapesSourceConfig(SourceConfig):
     shape: Literal["moons", "circles", "blobs", "swiss-roll"] = "moons"
     noise: Annotated[float, Field(ge=0.0)] = 0.1
     centers: PositiveInt = 3
-    center_seed: Annotated[int, Field(ge=0)] = 0
+    center_seed: Seed = 0
     cluster_std: Positive = 0.5
     test_samples: PositiveInt = 1000
 

@@ -96,6 +96,9 @@ class AccumulateSubsampleConfig(WorkflowConfig):
     def build(self, n: int, generations: int) -> Workflow:
         return accumulate_subsample(n, self.budget or n, capacity=n * generations)
 
+    def fewest_rows(self, n: int) -> int:
+        return min(n, self.budget or n)
+
 
 def mix(n: int, fraction: float) -> Workflow:
     """All real data plus ``round(fraction * n)`` synthetic rows from the latest model."""
@@ -187,6 +190,9 @@ class FreshConfig(WorkflowConfig):
     def build(self, n: int, generations: int) -> Workflow:
         return fresh(*self.sizes(n), self.real_weight)
 
+    def fewest_rows(self, n: int) -> int:
+        return min(n, sum(self.sizes(n)))
+
     def rho(self, n: int | None, generations: int) -> np.ndarray | None:
         """Fresh real data with share lambda each generation: 1 + (1 - lambda)^2 rho_{k-1} (pooled rows)."""
         if self.real_weight is not None:
@@ -247,6 +253,9 @@ class RealSyntheticConfig(WorkflowConfig):
 
     def build(self, n: int, generations: int) -> Workflow:
         return real_synthetic(n, self.real, self.synthetic, self.generator)
+
+    def fewest_rows(self, n: int) -> int:
+        return min(n, self.real + self.synthetic)
 
 
 def window(n: int, size: int) -> Workflow:
