@@ -3,15 +3,22 @@
 An executor takes the chunks still to do and yields ``(chunk, values, seconds)`` in completion
 order. A chunk's values are a pure function of its config and block (its random streams are keyed
 by both), so every executor, worker count and order gives the same numbers.
+
+Stopping is the driver's: workers ignore Ctrl-C (it reaches the whole process group), the pools stop
+their work when the driver stops consuming (KeyboardInterrupt, or the generator closed), and local
+workers exit by themselves when the driver dies (SIGKILL leaves no one to stop them).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -20,6 +27,7 @@ from modelcollapse.run.chunk import run_block
 
 Values = dict[str, dict[str, np.ndarray]]
 Result = tuple[Any, Values | str, float]  # (chunk, values or the error it raised, seconds)
+Results = Generator[Result, None, None]  # close() it to stop the work early
 EXECUTORS = ("inline", "local", "ray")
 
 
@@ -32,6 +40,42 @@ def pin_threads() -> None:
 
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
     threadpool_limits(1)
+
+
+def _watch_driver(driver: int) -> None:
+    while os.getppid() == driver:  # a dead driver's children are re-parented
+        time.sleep(0.25)
+    os._exit(1)
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Start processes out of Ctrl-C's reach, and hold the driver's own Ctrl-C until they are up.
+
+    Ctrl-C signals the whole process group: a worker killed half-started prints a traceback, Ray's
+    daemons killed under a driver leave their agents behind, and an interrupted ``ray.init`` leaves a
+    node that ``ray.shutdown`` cannot stop. Children inherit the blocked SIGINT, across exec too.
+    """
+    held: list[int] = []
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGINT, lambda *_: held.append(1)) if main else None
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if main:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)  # now, to whatever handler the driver has
+
+
+def start_worker(driver: int) -> None:
+    """Initializer of a local worker: ignore Ctrl-C, exit when ``driver`` dies, one BLAS thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # see _sigint_held
+    threading.Thread(target=_watch_driver, args=(driver,), daemon=True).start()
+    pin_threads()
 
 
 def compute(chunk: Any) -> tuple[Values | str, float]:
@@ -51,22 +95,38 @@ def _cost(chunk: Any) -> float:
     return exp.samples_per_generation * (exp.source.row_bytes / 8) ** 2 * exp.generations
 
 
-def inline(chunks: list[Any], workers: int = 1, address: str | None = None) -> Iterator[Result]:
+def inline(chunks: list[Any], workers: int = 1, address: str | None = None) -> Results:
     for c in chunks:
         yield c, *compute(c)
 
 
-def local(chunks: list[Any], workers: int = 1, address: str | None = None) -> Iterator[Result]:
+def local(chunks: list[Any], workers: int = 1, address: str | None = None) -> Results:
     """A pool of ``workers`` spawned processes (inline for one worker or one chunk)."""
     if workers <= 1 or len(chunks) <= 1:
         yield from inline(chunks)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=pin_threads) as pool:
-        # Largest first, so that no big chunk starts last and runs alone.
-        futures = {pool.submit(compute, c): c for c in sorted(chunks, key=_cost, reverse=True)}
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=start_worker, initargs=(os.getpid(),))
+    try:
+        with _sigint_held():  # submit spawns the workers
+            # Largest first, so that no big chunk starts last and runs alone.
+            futures = {pool.submit(compute, c): c for c in sorted(chunks, key=_cost, reverse=True)}
         for f in as_completed(futures):
             yield futures[f], *f.result()
+    except BaseException:  # KeyboardInterrupt, GeneratorExit (the consumer stopped), a broken pool
+        _halt(pool)
+        raise
+    pool.shutdown()
+
+
+def _halt(pool: ProcessPoolExecutor) -> None:
+    """Drop the queued chunks and end the running ones now rather than when they finish: the driver
+    has stopped listening, and a rerun redoes whatever it did not store. Python 3.14's
+    ``terminate_workers`` does the same; 3.11 has no public way."""
+    running = list(pool._processes.values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in running:
+        p.terminate()  # the pool's manager thread reaps them
 
 
 def _ray_compute(chunk: Any) -> tuple[Values | str, float]:
@@ -74,7 +134,7 @@ def _ray_compute(chunk: Any) -> tuple[Values | str, float]:
     return compute(chunk)
 
 
-def ray(chunks: list[Any], workers: int = 1, address: str | None = None) -> Iterator[Result]:
+def ray(chunks: list[Any], workers: int = 1, address: str | None = None) -> Results:
     """Ray tasks of one CPU each: on the cluster at ``address`` (``auto``: the one this machine
     belongs to), or on a local Ray instance of ``workers`` CPUs started for this run."""
     try:
@@ -82,23 +142,29 @@ def ray(chunks: list[Any], workers: int = 1, address: str | None = None) -> Iter
     except ImportError as err:
         raise RuntimeError("the ray executor needs Ray: pip install 'modelcollapse[ray]'") from err
     started = not ray_.is_initialized()
-    if started:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-        if address:
-            ray_.init(address=address, **options)
-        else:
-            ray_.init(num_cpus=workers, **options)
+    pending: dict[Any, Any] = {}
     try:
+        if started:
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            with _sigint_held():
+                if address:
+                    ray_.init(address=address, **options)
+                else:
+                    ray_.init(num_cpus=workers, **options)
         task = ray_.remote(num_cpus=1)(_ray_compute)
         pending = {task.remote(c): c for c in sorted(chunks, key=_cost, reverse=True)}
         while pending:
             done, _ = ray_.wait(list(pending), num_returns=1)
             chunk = pending.pop(done[0])
             yield chunk, *ray_.get(done[0])
+    except BaseException:  # as in local: stop the work nobody will collect (on a cluster it outlives us)
+        for ref in pending:
+            ray_.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray_.shutdown()
 
 
-def executor(name: str) -> Callable[..., Iterator[Result]]:
+def executor(name: str) -> Callable[..., Results]:
     return {"inline": inline, "local": local, "ray": ray}[name]
