@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -22,6 +23,7 @@ from test_report_html import _browser, _ink, run_together
 # the folder, JavaScript line separators and HTML entities.
 HOSTILE = "x<!--<script>alert(1)</script>$_{\\ $\\frac$ {$ ../../../escaped/ \u2028\u2029 &amp; \"q\" 'a' <b>"
 WORKFLOW = "_r" + HOSTILE  # a leading '_' hides a label from a matplotlib legend
+PLACEHOLDER = "_r-placeholder"  # no config may name a workflow WORKFLOW (it holds '/'); a store from elsewhere can
 LONG = "L" * 10_000 + "$"
 SMALL: dict[str, Any] = {
     "source": {"kind": "gaussian", "dim": 1},
@@ -35,7 +37,7 @@ CURVES = {
     **SMALL,
     "name": HOSTILE,
     "workflow": ["replace", "accumulate"],
-    "sweep": {"workflow": [[{"kind": "replace", "name": WORKFLOW}, "accumulate"], ["replace", "accumulate"]]},
+    "sweep": {"workflow": [[{"kind": "replace", "name": PLACEHOLDER}, "accumulate"], ["replace", "accumulate"]]},
 }
 TALL = {**SMALL, "name": LONG, "workflow": ["replace", "accumulate"], "seed": 1}  # a cell unlike CURVES' cells
 GRID = {  # a grid's file names hold its sweep values: a list here, with brackets, commas and spaces
@@ -54,6 +56,12 @@ GRID = {  # a grid's file names hold its sweep values: a list here, with bracket
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("hostile") / "deep" / "out"
     run_together([CURVES, TALL, GRID], out)
+    quoted = json.dumps(WORKFLOW)[1:-1]  # as it reads inside JSON text
+    with duckdb.connect(str(out / "results.duckdb")) as con:
+        con.execute("UPDATE results SET workflow = ? WHERE workflow = ?", [WORKFLOW, PLACEHOLDER])
+        con.execute('UPDATE results SET "sweep.workflow" = replace("sweep.workflow", ?, ?)', [PLACEHOLDER, quoted])
+        for column in ("sweep", "config"):
+            con.execute(f"UPDATE cells SET {column} = replace({column}::VARCHAR, ?, ?)::JSON", [PLACEHOLDER, quoted])
     return out
 
 

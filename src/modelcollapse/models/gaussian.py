@@ -287,3 +287,9 @@ class GaussianModelConfig(FamilyConfig):
     def build(self, source: Any) -> GaussianFamily:
         return GaussianFamily(self)
 
+    def min_rows(self, source: Any) -> tuple[int, str]:
+        """The unbiased covariance divides by rows - 1: one row would give 0/0."""
+        if self.estimator == "unbiased" and self.covariance != "known":
+            return 2, "model.estimator: unbiased divides by rows - 1"
+        return 1, ""
+

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import platform
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -88,7 +91,7 @@ def run(
         with Store.open(out, read_only=True) as store:
             store.check(claim)
     started = time.time()
-    rows = skipped = written = 0
+    rows = skipped = 0
     with Store.open(out) as store:
         store.claim(claim)
         store.add_sweep_columns(points)
@@ -114,24 +117,29 @@ def run(
         left = Counter(c.key for c in todo)  # chunks still to do, per unfinished cell
         gens_total = sum(c.exp.generations * len(c.exp.workflow) * c.keep for c in todo)
         gens_done = 0
-        try:
-            for done_, (c, res, seconds) in enumerate(results, start=skipped + 1):
-                if isinstance(res, str):
-                    store.record_failure(c.key, c.block, c.exp.name, c.point, res)
-                    failed += 1
-                else:
-                    rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
-                    written += 1
-                left[c.key] -= 1
-                gens_done += c.exp.generations * len(c.exp.workflow) * c.keep
-                if progress:
-                    cells_done = len(cells) - sum(n > 0 for n in left.values())
-                    note = f"{c.exp.name}: {cells_done}/{len(cells)} cells, {gens_done:,}/{gens_total:,} generations"
-                    progress(note + (f", {failed} failed" if failed else ""), done_, total)
-        except (KeyboardInterrupt, _duckdb_interrupt()):
-            if isinstance(results, Generator):
+        with _noting_ctrl_c() as ctrl_c:
+            try:
+                for done_, (c, res, seconds) in enumerate(results, start=skipped + 1):
+                    if isinstance(res, str):
+                        store.record_failure(c.key, c.block, c.exp.name, c.point, res)
+                        failed += 1
+                    else:
+                        rows += store.write_chunk(c.key, c.exp.name, c.point, c.block, c.first, res, seconds)
+                    left[c.key] -= 1
+                    gens_done += c.exp.generations * len(c.exp.workflow) * c.keep
+                    if progress:
+                        cells_done = len(cells) - sum(n > 0 for n in left.values())
+                        note = (
+                            f"{c.exp.name}: {cells_done}/{len(cells)} cells, {gens_done:,}/{gens_total:,} generations"
+                        )
+                        progress(note + (f", {failed} failed" if failed else ""), done_, total)
+            except BaseException as error:  # DuckDB may turn a Ctrl-C inside a query into any of its errors
+                if not (ctrl_c.is_set() or isinstance(error, KeyboardInterrupt)):
+                    raise
                 results.close()  # stops the workers
-            raise Interrupted(Path(out), skipped + written, total) from None
+                stored = {key: store.done_blocks(key) for key in left}  # what reached the disk, commit by commit
+                saved = skipped + sum(stored[c.key].get(c.block, 0) >= c.keep for c in todo)
+                raise Interrupted(Path(out), saved, total) from None
         finished = time.time()
         first_exp = cells[0][1]
         store.record_run(
@@ -151,11 +159,24 @@ def run(
     return RunSummary(Path(out), len(cells), len(todo), skipped, rows, finished - started, failed)
 
 
-def _duckdb_interrupt() -> type[BaseException]:
-    """DuckDB turns a Ctrl-C during a query into its own exception (the chunk's transaction is rolled back)."""
-    import duckdb
+@contextmanager
+def _noting_ctrl_c() -> Iterator[threading.Event]:
+    """Ctrl-C still raises KeyboardInterrupt, and is also noted: DuckDB reports a query it interrupts as
+    its own error (InterruptException, a RuntimeError, an error quoting a Python traceback)."""
+    noted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
 
-    return duckdb.InterruptException
+    def note(signum: int, frame: Any) -> None:
+        noted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def simulate_experiment(exp: Experiment) -> dict[str, dict[str, np.ndarray]]:

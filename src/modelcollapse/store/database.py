@@ -62,6 +62,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def rollback(con: Any) -> None:
+    """Undo the open transaction; a statement interrupted by Ctrl-C may have ended it already."""
+    try:
+        con.execute("ROLLBACK")
+    except _duckdb().Error:
+        pass
+
+
 def _opening_error(folder: Path, err: Exception) -> StoreError:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     if "lock" in text.lower() or "in use" in text.lower():
@@ -179,7 +187,7 @@ class Store:
                 )
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            rollback(self.con)
             raise
 
     def add_sweep_columns(self, points: Iterable[Mapping[str, Any]]) -> None:
@@ -259,7 +267,7 @@ class Store:
             self.con.execute("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", [key, block, reps, seconds, time.time()])
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            rollback(self.con)
             raise
         return len(df)
 

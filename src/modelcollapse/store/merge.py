@@ -126,6 +126,8 @@ def add(dest: Store, incoming: list[Incoming]) -> list[int]:
     Rows ``dest`` already has (same cell, same replicate) are skipped: equal keys hold equal numbers, so
     merging twice adds nothing. The sources' experiment names become the destination's.
     """
+    from modelcollapse.store.database import rollback
+
     identity = target(dest.identity(), incoming, dest.path)
     if identity is None:
         return [0 for _ in incoming]  # nothing anywhere
@@ -147,7 +149,7 @@ def add(dest: Store, incoming: list[Incoming]) -> list[int]:
             )
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return added
 

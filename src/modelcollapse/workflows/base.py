@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
+from pydantic import ValidationInfo, field_validator
 
 from modelcollapse.data import Part
 from modelcollapse.registry import Config
@@ -63,6 +64,19 @@ class WorkflowConfig(Config):
     shared_generations: ClassVar[int] = 0  # leading generations that cells with the same chain() share
     theory_argument: ClassVar[str | None] = None  # the field that ``theory workflows --rule KIND:ARG`` sets
 
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """A label names a results row and a folder of durable generations: it must stay inside it (a stored
+        label is only read, never a folder again)."""
+        if (
+            v is not None
+            and not (info.context or {}).get("stored")
+            and (not 0 < len(v) <= 64 or v.startswith(".") or any(c in "/\\" or not c.isprintable() for c in v))
+        ):
+            raise ValueError("a workflow name is 1-64 printable characters, without / or \\, not starting with '.'")
+        return v
+
     @property
     def label(self) -> str:
         return self.name or self.kind  # type: ignore[attr-defined]
@@ -73,6 +87,10 @@ class WorkflowConfig(Config):
 
     def build(self, n: int, generations: int) -> Workflow:
         raise NotImplementedError
+
+    def fewest_rows(self, n: int) -> int:
+        """The fewest rows a generation trains on (generation 1: the ``n`` real rows)."""
+        return n
 
     def shares(self, n: int, generations: int) -> tuple[np.ndarray, np.ndarray | None] | None:
         """(weights, sizes): row ``k - 1`` of ``weights`` is model k's share of data sets ``0..k-1`` and
