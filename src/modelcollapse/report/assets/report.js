@@ -6,7 +6,7 @@
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
   const DIVERGING = [[33, 102, 172], [247, 247, 247], [178, 24, 43]];
-  const colour = {};
+  const colour = Object.create(null);  // workflow labels are untrusted: "__proto__" is a label like any other
   data.workflows.forEach(function (w, i) { colour[w] = PALETTE[i % PALETTE.length]; });
   const hidden = new Set();
   const tip = document.getElementById("tooltip");
