@@ -85,7 +85,7 @@ def test_a_new_name_renames_and_fewer_replicates_show_fewer(tmp_path: Path, fold
     with Store.open(folder, read_only=True) as store:
         assert set(store.table("SELECT DISTINCT experiment FROM results").experiment) == {"renamed"}
         assert set(store.summary().n) == {2}  # the replicates this run asked for, not the 4 stored
-        assert store.table("SELECT count(*) AS n FROM store.results").n[0] == 4 * 2 * 3 * 2
+        assert store.table("SELECT count(*) AS n FROM results.main.results").n[0] == 4 * 2 * 3 * 2
     again = run({**CFG, "replicates": 4}, folder)
     assert again.chunks_run == 0
     with Store.open(folder, read_only=True) as store:
@@ -188,6 +188,16 @@ def test_export_writes_exactly_the_file_named(tmp_path_factory: Any, name: str) 
     res = cli("export", folder, "--csv", target / f"{name}.csv")
     assert res.exit_code == 0, res.output
     assert [p.name for p in target.iterdir()] == [f"{name}.csv"]
+    quoted = tmp_path_factory.mktemp("q") / f"{name}'s results"  # a folder name is a value too
+    if "\\" in name:
+        res = cli("run", config(target, CFG), "--out", quoted)
+        assert (
+            error_line(res)
+            == f"{quoted}: a results folder's path cannot hold a backslash (DuckDB reads it as a separator)"
+        )
+    else:
+        run({**CFG, "replicates": 1}, quoted)
+        assert cli("show", quoted).exit_code == 0
     assert (target / f"{name}.csv").read_text().startswith("experiment,config_hash,workflow,")
 
 
@@ -253,7 +263,7 @@ def test_a_store_in_use_or_damaged_is_one_line(tmp_path: Path, folder: Path) -> 
         res = cli("run", config(tmp_path, CFG), "--out", folder)
     assert (res.exit_code, error_line(res)) == (
         1,
-        f"{folder}: the results store is in use by another process (a run still going?)",
+        f"{folder}: the results store is in use by another run (or connection); wait for it",
     )
     damaged = tmp_path / "damaged"
     damaged.mkdir()
@@ -280,7 +290,9 @@ def test_infinite_and_undefined_values_are_reported_apart(tmp_path: Path, folder
 def test_stored_values_read_back_exactly(tmp_path: Path, folder: Path) -> None:
     with Store.open(folder, read_only=True) as store:
         ident = store.identity()
+        recorded = store.table("SELECT identity FROM runs").identity.tolist()
     assert ident is not None and [m.name for m in ident.members] == ["t"]
+    assert recorded == [ident.hash]  # every run records the hash of what it computed
     fields = ident.members[0].fields
     assert fields["source.dim"] == 2 and "replicates" not in fields and "name" not in fields
     assert json.loads(json.dumps(fields)) == fields
@@ -306,3 +318,71 @@ def test_ctrl_c_stops_cleanly_saying_what_is_saved(tmp_path: Path) -> None:
     rerun = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{16 - int(match[1])} chunk(s) run, {match[1]} already done" in rerun.stderr
+
+
+def test_merge_renames_to_the_destination_and_is_all_or_nothing(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelcollapse.store import merge as merging
+
+    run({**CFG, "name": "elsewhere", "replicates": 8}, tmp_path / "m")  # the same experiment, more replicates
+    with Store.open(folder) as store:
+        before = store.table("SELECT * FROM results ORDER BY ALL")
+        added = merging._add
+
+        def failing(*args: Any) -> None:
+            added(*args)  # rows and a new column (none here) written, then the merge fails
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(merging, "_add", failing)
+        with pytest.raises(RuntimeError, match="disk full"):
+            merging.merge(store, [tmp_path / "m"])
+        assert store.table("SELECT * FROM results ORDER BY ALL").equals(before)
+        monkeypatch.setattr(merging, "_add", added)
+        assert merging.merge(store, [tmp_path / "m"]) == [4 * 2 * 3 * 2]  # replicates 4..7
+    with Store.open(folder, read_only=True) as store:
+        assert set(store.table("SELECT DISTINCT experiment FROM results").experiment) == {"t"}
+        assert set(store.summary().n) == {8}  # the largest count merged
+
+
+def test_merge_refuses_a_column_of_another_type(tmp_path: Path) -> None:
+    cfg = {**CFG, "sweep": {"samples_per_generation": [10]}}
+    run(cfg, tmp_path / "dest")
+    run({**cfg, "sweep": {"samples_per_generation": [20]}}, tmp_path / "src")
+    with duckdb.connect(str(tmp_path / "src" / "results.duckdb")) as con:
+        con.execute('ALTER TABLE results ALTER "samples_per_generation" TYPE VARCHAR')
+    before = digest(tmp_path / "dest")
+    res = cli("merge", tmp_path / "dest", tmp_path / "src")
+    assert res.exit_code == 2
+    assert (
+        error_line(res) == f"{tmp_path / 'src'}: results column 'samples_per_generation' is VARCHAR there, DOUBLE here"
+    )
+    assert digest(tmp_path / "dest") == before
+
+
+def test_a_lock_held_by_another_process_and_an_uncreatable_out(tmp_path: Path, folder: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(folder / 'results.duckdb')!r}); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        res = cli("show", folder)
+        assert (res.exit_code, error_line(res)) == (
+            1,
+            f"{folder}: the results store is in use by another run (or connection); wait for it",
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    res = cli("run", config(tmp_path, CFG), "--out", "/proc/modelcollapse-out")
+    assert (res.exit_code, error_line(res)) == (
+        2,
+        "--out: cannot create /proc/modelcollapse-out: No such file or directory",
+    )

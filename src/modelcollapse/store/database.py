@@ -57,11 +57,6 @@ def cell_value(value: Any) -> float | str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def _literal(text: str) -> str:
-    """A SQL string literal (for the statements that take no parameters: ATTACH)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def rollback(con: Any) -> None:
     """Undo the open transaction; a statement interrupted by Ctrl-C may have ended it already."""
     try:
@@ -72,8 +67,8 @@ def rollback(con: Any) -> None:
 
 def _opening_error(folder: Path, err: Exception) -> StoreError:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if "lock" in text.lower() or "in use" in text.lower():
-        return StoreError(f"{folder}: the results store is in use by another process (a run still going?)")
+    if any(word in text.lower() for word in ("lock", "in use", "existing connections")):
+        return StoreError(f"{folder}: the results store is in use by another run (or connection); wait for it")
     return StoreError(f"{folder}: {DB_NAME} is not a readable results store ({text[:120]})")
 
 
@@ -89,13 +84,14 @@ class Store:
         replicates up to the count its last run asked for; a writer sees every stored row."""
         folder = Path(folder)
         db = folder / DB_NAME
+        if "\\" in str(db):
+            raise Refused(f"{folder}: a results folder's path cannot hold a backslash (DuckDB reads it as a separator)")
         if read_only and not db.is_file():
             raise FileNotFoundError(f"no results in {folder} (expected {db})")
         duckdb = _duckdb()
         try:
             if read_only:
-                con = duckdb.connect(":memory:")
-                con.execute(f"ATTACH {_literal(str(db))} AS store (READ_ONLY)")
+                con = duckdb.connect(str(db), read_only=True)
             else:
                 folder.mkdir(parents=True, exist_ok=True)
                 con = duckdb.connect(str(db))
@@ -137,19 +133,23 @@ class Store:
         )
 
     def _views(self) -> None:
-        """Read-only: the attached store's tables as views; ``results`` shows the replicates asked for."""
-        tables = "SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' AND schema_name = 'main'"
-        have = {r[0] for r in self.con.execute(tables).fetchall()}  # base tables only: never a stored view
+        """Read-only: temporary views, named like the store's tables, over its base tables (never over a view
+        it defines); ``results`` shows the replicates asked for."""
+        row = self.con.execute("SELECT current_database()").fetchone()
+        db = _col(row[0] if row else "results")
+        tables = "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'"
+        have = {r[0] for r in self.con.execute(tables, [row[0] if row else "results"]).fetchall()}
         for name in TABLES:
             if name in have and name != "results":
-                self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM store.{name}")
+                self.con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM {db}.main.{name}")
         if "experiments" in have:
             self.con.execute(
-                """CREATE VIEW results AS SELECT r.* FROM store.results r WHERE NOT EXISTS (
-                   SELECT 1 FROM store.experiments e WHERE e.name = r.experiment AND r.replicate >= e.replicates)"""
+                f"""CREATE TEMP VIEW results AS SELECT r.* FROM {db}.main.results r WHERE NOT EXISTS (
+                    SELECT 1 FROM {db}.main.experiments e
+                    WHERE e.name = r.experiment AND r.replicate >= e.replicates)"""
             )
-        else:  # written before experiments were recorded: every row
-            self.con.execute("CREATE VIEW results AS SELECT * FROM store.results")
+        elif "results" in have:  # written before experiments were recorded: every row
+            self.con.execute(f"CREATE TEMP VIEW results AS SELECT * FROM {db}.main.results")
 
     def identity(self) -> Identity | None:
         """What this folder holds (None while it holds nothing)."""

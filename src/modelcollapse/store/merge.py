@@ -131,6 +131,11 @@ def add(dest: Store, incoming: list[Incoming]) -> list[int]:
     identity = target(dest.identity(), incoming, dest.path)
     if identity is None:
         return [0 for _ in incoming]  # nothing anywhere
+    have = dict(dest.con.execute("SELECT column_name, column_type FROM (DESCRIBE results)").fetchall())
+    for inc in incoming:
+        for name, kind in inc.sweep.items():
+            if have.setdefault(name, kind) != kind:
+                raise Refused(f"{inc.source}: results column {name[:40]!r} is {kind} there, {have[name]} here")
     added = []
     con = dest.con
     con.execute("BEGIN TRANSACTION")
