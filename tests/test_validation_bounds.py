@@ -67,7 +67,7 @@ def refused(cfg: dict[str, Any]) -> str:
         (LINEAR, "source.feature_variance", math.nan, f"source.feature_variance: nan is invalid: {FINITE}"),
         (BASE, "source", {"kind": "poisson", "rate": math.inf}, f"source.rate: inf is invalid: {FINITE}"),
         (BASE, "workflow", [{"kind": "mix", "fraction": math.nan}], f"workflow[0].fraction: nan is invalid: {FINITE}"),
-        (BASE, "source.mean", "-1e400", f"source.mean: '-1e400' is invalid: {FINITE}"),  # a string that overflows
+        (BASE, "source.mean", "-1e400", "source.mean: '-1e400' is invalid: input should be a number, not text"),
     ],
 )
 def test_inf_and_nan_are_refused(base: dict[str, Any], field: str, value: Any, message: str) -> None:
@@ -307,11 +307,11 @@ def test_messages_quote_a_short_prefix_of_values() -> None:
         f"workflow: workflow names must be unique, {prefix} is used twice; give each a 'name'"
     )
     assert refused(changed(samples_per_generation=[long] * 1000)) == (
-        f"samples_per_generation: ['{'x' * 55}... is invalid: input should be a valid integer"
+        f"samples_per_generation: ['{'x' * 55}... is invalid: input should be an integer, not text"
     )
     sweep = refused(changed(sweep={"source.dim": [long]}))
     assert sweep == (
-        f"source.dim: {prefix} is invalid: input should be a valid integer, unable to parse string as an integer "
+        f"source.dim: {prefix} is invalid: input should be an integer, not text "
         f"(sweep cell source.dim={prefix})"
     )
 

@@ -296,10 +296,10 @@ def show(
             return
     if df.empty:
         _fail(f"no rows for generations {gens} and metrics {metric or 'all'}")
-    for keys, part in df.groupby(["experiment", *sweep], sort=True, dropna=False):
-        title = " ".join(str(k) for k in (keys if isinstance(keys, tuple) else (keys,)))
+    for keys, part in df.groupby(["experiment", *sweep, "config_hash"], sort=True, dropna=False):
+        title = str(keys[0])
         if sweep:
-            title = f"{keys[0]}  " + ", ".join(f"{c}={v}" for c, v in zip(sweep, keys[1:], strict=True))
+            title = f"{keys[0]}  " + ", ".join(f"{c}={v}" for c, v in zip(sweep, keys[1:-1], strict=True))
         table = Table(title=title, title_justify="left")
         table.add_column("metric", no_wrap=True)
         table.add_column("workflow", no_wrap=True)

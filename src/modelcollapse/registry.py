@@ -40,21 +40,23 @@ Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]  # a DuckDB BIGINT, a numpy see
 
 
 class Config(BaseModel):
-    """Base of every config: unknown fields are errors, numbers are finite and never booleans (YAML's
-    ``true`` is not 1), and a validated config never changes."""
+    """Base of every config: unknown fields are errors, numbers are finite and never booleans or text (YAML's
+    ``true`` is not 1, ``'2'`` is not 2), and a validated config never changes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name is None or not _holds_bool(value):
+        odd = None if info.field_name is None else _odd_scalar(value)
+        if odd is None:
             return value
-        leaves = _leaves(cls.model_fields[info.field_name].annotation)
-        if bool in leaves or Any in leaves or not leaves & {int, float}:
-            return value  # a bool is allowed (or the field is not numeric): pydantic decides
+        leaves = _leaves(cls.model_fields[info.field_name].annotation)  # type: ignore[index]
+        if odd in leaves or Any in leaves or not leaves & {int, float} or (odd is str and leaves - {int, float}):
+            return value  # allowed (or the field is not only numeric): pydantic decides
         what = "a number" if float in leaves else "an integer"
-        raise PydanticCustomError("bool_number", "Input should be {what}, not a boolean", {"what": what})
+        name = "a boolean" if odd is bool else "text"
+        raise PydanticCustomError("odd_number", "Input should be {what}, not {name}", {"what": what, "name": name})
 
 
 def _leaves(annotation: Any) -> set[Any]:
@@ -69,18 +71,18 @@ def _leaves(annotation: Any) -> set[Any]:
     return set().union(*(_leaves(a) for a in args if a is not Ellipsis))
 
 
-def _holds_bool(value: Any) -> bool:
-    """True when ``value`` is a bool or a list/tuple/dict holding one, at any depth (iterative: no recursion)."""
+def _odd_scalar(value: Any) -> type | None:
+    """``bool`` or ``str`` when ``value`` is one or a list/tuple/dict holds one, at any depth (iterative)."""
     todo = [value]
     while todo:
         v = todo.pop()
-        if isinstance(v, bool):
-            return True
+        if isinstance(v, bool | str):
+            return type(v)
         if isinstance(v, list | tuple):
             todo.extend(v)
         elif isinstance(v, dict):
             todo.extend(v.values())
-    return False
+    return None
 
 
 class Opaque(BaseModel):

@@ -39,7 +39,7 @@ def low_rank_factor(a: np.ndarray) -> np.ndarray:
     """``f`` of shape (d, r) with ``f f^T = a`` for PSD ``a`` of numerical rank ``r`` (pivoted Cholesky)."""
     c, piv, rank, _ = lapack.dpstrf(a, lower=1, tol=-1.0)
     f = np.zeros((a.shape[0], max(rank, 1)))
-    f[piv - 1] = np.tril(c)[:, :rank]
+    f[piv - 1, :rank] = np.tril(c)[:, :rank]  # rank 0 (every row equal): a zero factor
     return f
 
 

@@ -102,7 +102,7 @@ class Experiment(Config):
     source: SourceField
     model: ModelField
     samples_per_generation: PositiveInt
-    workflow: list[WorkflowField]
+    workflow: Annotated[list[WorkflowField], Field(min_length=1)]
     generations: Annotated[int, Field(gt=0, le=2**31 - 1)]  # the results table's columns are 32-bit
     replicates: Annotated[int, Field(gt=0, le=2**31 - 1)]
     seed: Seed = 0

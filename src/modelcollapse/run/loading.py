@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from modelcollapse._rng import stable_hash
 from modelcollapse.registry import short
 from modelcollapse.run.config import Experiment, GridConfig
 from modelcollapse.store import GRID_AXES
@@ -30,7 +31,21 @@ MAX_KEY = 100
 UNSWEPT = ("name", "replicates", "sweep", "grid", *GRID_AXES)  # cells differing only there would collide
 _KEY = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")  # dotted identifiers
 _TYPES = {"int", "float", "str", "bool", "list", "dict", "tuple", "set", "none"}
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: safe_load's rules, faster, depth-limited
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: safe_load's rules, faster, depth-limited
+PLAIN = (dict, list, str, int, float, bool, type(None))  # what a config holds (YAML's !!binary, !!set: not)
+
+
+class _LOADER(_BASE_LOADER):  # type: ignore[valid-type, misc]
+    """safe_load's rules, refusing a key given twice (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {short(key)}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
 class ConfigError(ValueError):
@@ -42,6 +57,8 @@ class ConfigError(ValueError):
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    if Path(path).exists() and not Path(path).is_dir() and not Path(path).is_file():  # a pipe would block
+        raise ConfigError(f"config file {path} is not a regular file (a pipe or a device?)")
     try:
         with Path(path).open("rb") as f:
             data = f.read(MAX_BYTES + 1)
@@ -82,13 +99,15 @@ def bounded(data: Any, where: str) -> Any:
     todo, count = [(data, 0)], 1
     while todo:
         node, depth = todo.pop()
+        if not isinstance(node, PLAIN):
+            raise ConfigError(f"{where}: a value of type {type(node).__name__} (a YAML tag?) is not allowed")
         if depth > MAX_DEPTH:
             raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list | tuple | set) else ()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
         count += len(children)
         if count > MAX_VALUES:
             raise ConfigError(f"{where}: more than {MAX_VALUES} values once YAML aliases are expanded")
-        todo.extend((c, depth + 1) for c in children if isinstance(c, dict | list | tuple | set))
+        todo.extend((c, depth + 1) for c in children)
     return data
 
 
@@ -192,11 +211,14 @@ def expand(raw: dict[str, Any]) -> list[tuple[dict[str, Any], Experiment]]:
         bound = len(grid.real) * len(grid.synthetic) + len(grid.totals) * len(grid.proportions)
         if bound > MAX_CELLS:  # before the pairs are built
             raise ConfigError(f"grid: up to {bound} cells; at most {MAX_CELLS}")
+        if not grid.cells():
+            raise ConfigError("grid: no cells (every size pair is (0, 0)); give a size above 0")
         axes.append([dict(zip(GRID_AXES, cell, strict=True)) for cell in grid.cells()])
     cells = math.prod(len(a) for a in axes)
     if cells > MAX_CELLS:
         raise ConfigError(f"sweep: {cells} cells; at most {MAX_CELLS}")
-    out = []
+    out: list[tuple[dict[str, Any], Experiment]] = []
+    seen: dict[str, dict[str, Any]] = {}
     for combo in itertools.product(*axes):
         point = {k: v for part in combo for k, v in part.items()}
         cfg = copy.deepcopy(base)
@@ -207,10 +229,15 @@ def expand(raw: dict[str, Any]) -> list[tuple[dict[str, Any], Experiment]]:
             cfg["workflow"] = grid.workflow(point["n_real"], point["n_syn"])
             cfg["generations"] = grid.generator + 1
         try:
-            out.append((point, _validate(cfg)))
+            exp = _validate(cfg)
         except ConfigError as e:
             where = ", ".join(f"{k}={short(v)}" for k, v in point.items())
             raise ConfigError(f"{e} (sweep cell {where})" if point else str(e)) from None
+        same = seen.setdefault(stable_hash(exp.model_dump(mode="json", exclude={"sweep", "grid"})), point)
+        if same is not point:  # e.g. seed: [1, 1]: one cell counted twice
+            cells_ = " and ".join(", ".join(f"{k}={short(v)}" for k, v in p.items()) for p in (same, point))
+            raise ConfigError(f"sweep: the cells {cells_} are the same config; give each value once")
+        out.append((point, exp))
     return out
 
 

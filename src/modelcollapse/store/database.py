@@ -67,7 +67,7 @@ def rollback(con: Any) -> None:
 
 def _opening_error(folder: Path, err: Exception) -> StoreError:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if any(word in text.lower() for word in ("lock", "in use", "existing connections")):
+    if any(words in text.lower() for words in ("set lock", "conflicting lock", "in use", "existing connections")):
         return StoreError(f"{folder}: the results store is in use by another run (or connection); wait for it")
     return StoreError(f"{folder}: {DB_NAME} is not a readable results store ({text[:120]})")
 
@@ -320,8 +320,10 @@ class Store:
         return [c for c in cols if c not in fixed]
 
     def summary(self, generations: list[int] | None = None, metrics: list[str] | None = None) -> pd.DataFrame:
-        """Mean, standard error and count per (sweep cell, workflow, metric, generation)."""
-        group = ", ".join(_col(c) for c in ["experiment", *self.sweep_columns(), "workflow", "metric", "generation"])
+        """Mean, standard error and count per (sweep cell, workflow, metric, generation); cells are told apart
+        by their key too, never pooled because their swept values read alike (a large integer as a DOUBLE)."""
+        cols = ["experiment", *self.sweep_columns(), "config_hash", "workflow", "metric", "generation"]
+        group = ", ".join(_col(c) for c in cols)
         where: list[str] = []
         params: list[Any] = []
         if generations:
