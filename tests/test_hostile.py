@@ -386,3 +386,35 @@ def test_a_lock_held_by_another_process_and_an_uncreatable_out(tmp_path: Path, f
         2,
         "--out: cannot create /proc/modelcollapse-out: No such file or directory",
     )
+
+
+@pytest.mark.parametrize(
+    ("tamper", "broken"),
+    [
+        ("INSERT INTO results SELECT * FROM results", "72 rows stored twice"),
+        ("DELETE FROM results", "1 chunk markers without their rows"),
+        ("UPDATE results SET replicate = NULL WHERE replicate = 0", "12 rows with an empty key"),
+        (
+            "UPDATE results SET generation = 2000000000 WHERE generation = 3",
+            "24 rows outside their cell's replicates or generations",
+        ),
+        (
+            "UPDATE results SET replicate = -1 WHERE replicate = 0",
+            "12 rows outside their cell's replicates or generations",
+        ),
+        ("UPDATE results SET config_hash = 'other'", "72 rows of no cell"),
+        (
+            'ALTER TABLE results ADD COLUMN "x""; drop table results; --" DOUBLE',
+            "results column 'x\"; drop table results; --' is no sweep axis",
+        ),
+    ],
+)
+def test_merge_refuses_rows_an_honest_run_cannot_write(tmp_path: Path, folder: Path, tamper: str, broken: str) -> None:
+    source = tmp_path / "tampered"
+    run({**CFG, "replicates": 6}, source)  # 6 replicates x 2 workflows x 3 generations x 2 metrics = 72 rows
+    with duckdb.connect(str(source / "results.duckdb")) as con:
+        con.execute(tamper)
+    before = digest(folder)
+    res = cli("merge", folder, source)
+    assert (res.exit_code, error_line(res)) == (2, f"{source}: not a results store ({broken})")
+    assert digest(folder) == before

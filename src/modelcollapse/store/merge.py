@@ -236,7 +236,39 @@ def _checked(src: Any, source: Path) -> tuple[dict[str, str], dict[str, str], Id
             tables[table] = ", ".join(_col(c) for c in [*want, *extra])
         else:
             tables[table] = ", ".join(_col(c) for c in want)
-    return tables, sweep, _identity(src, found, source)
+    identity = _identity(src, found, source)
+    _consistent(src, source, set(sweep), identity)
+    return tables, sweep, identity
+
+
+CHECKS = {  # what a store's rows must satisfy, each a query counting the rows that break it
+    "rows with an empty key": """SELECT count(*) FROM main.results WHERE experiment IS NULL OR config_hash IS NULL
+        OR workflow IS NULL OR replicate IS NULL OR generation IS NULL OR metric IS NULL""",
+    "rows stored twice": """SELECT count(*) FROM (SELECT config_hash, workflow, replicate, generation, metric
+        FROM main.results GROUP BY ALL HAVING count(*) > 1)""",
+    "rows of no cell": """SELECT count(*) FROM main.results r WHERE NOT EXISTS (
+        SELECT 1 FROM main.cells c WHERE c.config_hash = r.config_hash)""",
+    "rows outside their cell's replicates or generations": """SELECT count(*) FROM main.results r
+        JOIN main.cells c USING (config_hash) WHERE r.replicate < 0 OR r.generation < 1
+        OR r.generation > TRY_CAST(c.config->>'generations' AS BIGINT)
+        OR r.replicate >= TRY_CAST(c.config->>'replicates' AS BIGINT)""",
+    "chunk markers without their rows": """SELECT count(*) FROM main.chunks k WHERE k.config_hash IS NULL
+        OR k.block IS NULL OR k.replicates IS NULL OR k.block < 0 OR k.replicates < 1
+        OR NOT EXISTS (SELECT 1 FROM main.results r WHERE r.config_hash = k.config_hash)""",
+}
+
+
+def _consistent(src: Any, source: Path, sweep: set[str], identity: Identity | None) -> None:
+    """Refuse a store whose rows contradict themselves: what an honest run cannot write."""
+    from modelcollapse.store.database import column
+
+    for what, query in CHECKS.items():
+        (count,) = src.execute(query).fetchall()[0]
+        if count:
+            raise Refused(f"{source}: not a results store ({count} {what})")
+    axes = {column(a) for m in (identity.members if identity else ()) for a in m.axes}
+    if extra := sorted(sweep - axes):
+        raise Refused(f"{source}: not a results store (results column {extra[0][:40]!r} is no sweep axis)")
 
 
 def _identity(src: Any, found: dict[str, dict[str, str]], source: Path) -> Identity | None:
