@@ -210,6 +210,7 @@ def test_export_writes_exactly_the_file_named(tmp_path_factory: Any, name: str) 
         ("replicates", 10**9, "replicates: 1,000,000,000 is too large: the plan needs 1.20e+10 result rows"),
         ("generations", 10**9, "generations: 1,000,000,000 is too large: the plan needs 1.49e+03 GiB of memory"),
         ("samples_per_generation", 10**12, "samples_per_generation: 1,000,000,000,000 is too large: the plan needs"),
+        ("source", {"kind": "gaussian", "test_samples": 10**10}, "source.test_samples: 10,000,000,000 is too large"),
     ],
 )
 def test_absurd_plans_are_refused_before_anything_is_written(
@@ -418,3 +419,32 @@ def test_merge_refuses_rows_an_honest_run_cannot_write(tmp_path: Path, folder: P
     res = cli("merge", folder, source)
     assert (res.exit_code, error_line(res)) == (2, f"{source}: not a results store ({broken})")
     assert digest(folder) == before
+
+
+def test_a_grid_too_large_for_memory_names_its_size(tmp_path: Path) -> None:
+    cfg = {**CFG, "source": {"kind": "linear-regression", "dim": 2, "design": "fresh"}, "model": {"kind": "ols"}}
+    cfg |= {"grid": {"real": [10**9], "synthetic": [0]}, "metrics": ["excess_risk"]}
+    del cfg["workflow"], cfg["generations"]
+    res = cli("run", config(tmp_path, cfg), "--out", tmp_path / "out")
+    assert res.exit_code == 2 and error_line(res).startswith("grid.real: 1,000,000,000 is too large: the plan needs")
+
+
+def test_outputs_never_overwrite_the_store(tmp_path: Path, folder: Path) -> None:
+    before = digest(folder)
+    for args in (("report", folder, "--html"), ("export", folder, "--csv"), ("export", folder, "--parquet")):
+        res = cli(*args, folder / "results.duckdb")
+        message = f"{args[-1]}: {folder / 'results.duckdb'} is the results store itself; write elsewhere"
+        assert (res.exit_code, error_line(res)) == (2, message)
+    assert digest(folder) == before
+
+
+def test_a_refused_sweep_column_leaves_the_bytes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run({**CFG, "sweep": {"source.variance": [1.0, 2.0]}}, out)
+    before = digest(out)
+    res = cli("run", config(tmp_path, {**CFG, "sweep": {"source.variance": [[1.0, 1.0], [3.0, 3.0]]}}), "--out", out)
+    assert (res.exit_code, error_line(res)) == (
+        2,
+        "sweep.source.variance: this folder's values are numbers, this run's are not",
+    )
+    assert digest(out) == before

@@ -111,8 +111,11 @@ def _writable_folder(option: str, folder: Path) -> None:
         _fail(f"{option}: cannot create {folder}: {e.strerror}")
 
 
-def _new_file(option: str, path: Path) -> None:
-    """Refuse (exit 2) an output file whose folder is missing or that is a folder."""
+def _new_file(option: str, path: Path, folder: Path) -> None:
+    """Refuse (exit 2) an output file whose folder is missing, that is a folder, or that is ``folder``'s store."""
+    store = (folder / "results.duckdb").resolve()
+    if path.resolve() in (store, store.with_name(store.name + ".wal")):
+        _fail(f"{option}: {path} is the results store itself; write elsewhere")
     if path.is_dir():
         _fail(f"{option}: {path} is a folder; give a file name")
     if not path.parent.is_dir():
@@ -406,7 +409,7 @@ def export(
         _fail("give --csv FILE and/or --parquet FILE")
     for option, path in (("--csv", csv), ("--parquet", parquet)):
         if path is not None:
-            _new_file(option, path)
+            _new_file(option, path, folder)
     _results(folder, rows=False)
     with Store.open(folder, read_only=True) as store:
         store.export(csv, parquet)
@@ -516,7 +519,7 @@ def report(
     from modelcollapse.report.html import write_html
 
     _results(folder)
-    _new_file("--html", html)
+    _new_file("--html", html, folder)
     path = write_html(folder, html, title=title)
     console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
 

@@ -50,7 +50,9 @@ def cost(exp: Experiment) -> Plan:
     n, gens, reps, flows = exp.samples_per_generation, exp.generations, exp.replicates, len(exp.workflow)
     metrics = len(exp.metric_names()) + 1  # train_size is always recorded
     pools = any(exp.built(wf).needs_rows for wf in exp.workflow)
-    data = size * n * exp.source.row_bytes * (gens if pools else 3)  # a pool keeps every generation's rows
+    fit = max([n, *(getattr(wf, "real", 0) + getattr(wf, "synthetic", 0) for wf in exp.workflow)])  # a grid cell
+    test = getattr(exp.source, "test_samples", 0) or 0  # held-out rows, drawn once per block
+    data = size * (fit * (gens if pools else 3) + test) * exp.source.row_bytes  # a pool keeps every generation
     return Plan(
         1,
         -(-reps // size),
@@ -74,8 +76,11 @@ def check(cells: list[tuple[dict[str, Any], Experiment]], allow_large: bool = Fa
         return plan
     exp, worst = max(costs, key=lambda t: t[1].block_bytes)
     if worst.block_bytes > (limit := max_block_bytes()):
-        field = max(("samples_per_generation", "generations"), key=lambda f: getattr(exp, f))
-        _refuse(field, exp, f"{_gib(worst.block_bytes)} of memory per block (limit {_gib(limit)})")
+        field, value = max(_sizes(exp).items(), key=lambda kv: kv[1])
+        raise PlanTooLarge(
+            f"{field}: {value:,} is too large: the plan needs {_gib(worst.block_bytes)} of memory per block "
+            f"(limit {_gib(limit)}); pass --allow-large to run it anyway"
+        )
     exp, _ = max(costs, key=lambda t: t[1].draws)
     where = f" over {len(cells)} sweep cells" if len(cells) > 1 else ""
     for total, limit, what, fields in (
@@ -87,6 +92,16 @@ def check(cells: list[tuple[dict[str, Any], Experiment]], allow_large: bool = Fa
             field = max(fields, key=lambda f: getattr(exp, f))
             _refuse(field, exp, f"{total:.2e} {what}{where} (limit {limit:.0e})")
     return plan
+
+
+def _sizes(exp: Experiment) -> dict[str, int]:
+    """The fields that size a block's data, with their values: the largest is named when it is too big."""
+    out = {"samples_per_generation": exp.samples_per_generation, "generations": exp.generations}
+    out["source.test_samples"] = getattr(exp.source, "test_samples", 0) or 0
+    for wf in exp.workflow:
+        if hasattr(wf, "real"):  # a real-synthetic grid cell trains on real + synthetic rows
+            out |= {"grid.real": wf.real, "grid.synthetic": wf.synthetic}
+    return out
 
 
 def _refuse(field: str, exp: Experiment, estimate: str) -> None:

@@ -90,6 +90,7 @@ def run(
     if (Path(out) / DB_NAME).is_file():  # refuse before the folder is opened for writing
         with Store.open(out, read_only=True) as store:
             store.check(claim)
+            store.sweep_columns_for(points)
     started = time.time()
     rows = skipped = 0
     with Store.open(out) as store:

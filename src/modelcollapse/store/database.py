@@ -190,9 +190,10 @@ class Store:
             rollback(self.con)
             raise
 
-    def add_sweep_columns(self, points: Iterable[Mapping[str, Any]]) -> None:
-        """A column per swept field: DOUBLE when every value is a number, else text. A field whose values
-        were numbers in this folder and are text now is refused (its column cannot hold both)."""
+    def sweep_columns_for(self, points: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+        """The columns (name -> type) the swept fields still need: DOUBLE when every value is a number, else
+        text. A field whose values were numbers in this folder and are text now is refused (one column
+        cannot hold both)."""
         kinds: dict[str, str] = {}
         for point in points:
             for key, value in point.items():
@@ -200,10 +201,13 @@ class Store:
                 kinds[column(key)] = "VARCHAR" if text or kinds.get(column(key)) == "VARCHAR" else "DOUBLE"
         have = dict(self.con.execute("SELECT column_name, column_type FROM (DESCRIBE results)").fetchall())
         for name, kind in kinds.items():
-            if name not in have:
-                self.con.execute(f"ALTER TABLE results ADD COLUMN {_col(name)} {kind}")
-            elif have[name] == "DOUBLE" and kind == "VARCHAR":
+            if have.get(name) == "DOUBLE" and kind == "VARCHAR":
                 raise Refused(f"sweep.{name}: this folder's values are numbers, this run's are not")
+        return {name: kind for name, kind in kinds.items() if name not in have}
+
+    def add_sweep_columns(self, points: Iterable[Mapping[str, Any]]) -> None:
+        for name, kind in self.sweep_columns_for(points).items():
+            self.con.execute(f"ALTER TABLE results ADD COLUMN {_col(name)} {kind}")
 
     def done_blocks(self, key: str) -> dict[int, int]:
         """The finished blocks of a cell: block -> replicates it holds."""
