@@ -429,6 +429,11 @@ def test_a_grid_too_large_for_memory_names_its_size(tmp_path: Path) -> None:
     assert res.exit_code == 2 and error_line(res).startswith("grid.real: 1,000,000,000 is too large: the plan needs")
 
 
+def test_plot_names_an_unknown_metric(folder: Path) -> None:
+    res = cli("plot", folder, "-m", "nosuch")
+    assert (res.exit_code, error_line(res)) == (2, "--metric: 'nosuch' is not one of: mean_sq_error, train_size")
+
+
 def test_outputs_never_overwrite_the_store(tmp_path: Path, folder: Path) -> None:
     before = digest(folder)
     for args in (("report", folder, "--html"), ("export", folder, "--csv"), ("export", folder, "--parquet")):

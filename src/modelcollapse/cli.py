@@ -453,8 +453,14 @@ def plot(
     """
     from modelcollapse.report.figures import plot_folder
     from modelcollapse.report.grid import grid_figures
+    from modelcollapse.store import Store
 
     _results(folder)
+    with Store.open(folder, read_only=True) as store:
+        known = sorted(store.table("SELECT DISTINCT metric FROM results").metric)
+    for m in metric or []:
+        if m not in known:
+            _fail(f"--metric: {m!r} is not one of: {', '.join(known)}")
     if out is not None:
         _writable_folder("--out", out)
     for path in plot_folder(folder, out, metric) + grid_figures(folder, out, metric):
