@@ -453,3 +453,18 @@ def test_a_refused_sweep_column_leaves_the_bytes(tmp_path: Path) -> None:
         "sweep.source.variance: this folder's values are numbers, this run's are not",
     )
     assert digest(out) == before
+
+
+def test_a_grid_with_another_generator_is_refused_naming_it(tmp_path: Path) -> None:
+    cfg = {**CFG, "source": {"kind": "linear-regression", "dim": 2, "design": "fresh"}, "model": {"kind": "ols"}}
+    cfg |= {"grid": {"real": [0, 8], "synthetic": [8]}, "metrics": ["excess_risk"], "replicates": 2}
+    del cfg["workflow"], cfg["generations"]
+    run(cfg, tmp_path / "out")
+    more = run({**cfg, "grid": {"real": [0, 8, 16], "synthetic": [8]}}, tmp_path / "out")  # new cells: fine
+    assert (more.chunks_run, more.chunks_skipped) == (1, 2)
+    res = cli("run", config(tmp_path, {**cfg, "grid": {**cfg["grid"], "generator": 2}}), "--out", tmp_path / "out")
+    assert (res.exit_code, error_line(res)) == (
+        2,
+        f"{tmp_path / 'out'} holds another experiment: grid.generator is 1 there, 2 here; "
+        "use another --out, or the same config",
+    )

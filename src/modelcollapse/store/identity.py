@@ -102,6 +102,9 @@ def member(name: str, replicates: int, configs: Iterable[Mapping[str, Any]], axe
         for k, v in flat[0].items()
         if not any(_under(k, a) for a in axes) and all(f.get(k, _ABSENT) == v for f in flat[1:])
     }
+    if set(SETS) <= set(axes) and "workflow[0].generator" in shared:  # a grid: say what the user wrote
+        shared.pop("generations", None)  # generator + 1
+        shared["grid.generator"] = shared.pop("workflow[0].generator")
     return Member(name, replicates, shared, axes)
 
 
