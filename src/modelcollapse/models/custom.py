@@ -31,9 +31,7 @@ class PerReplicate(Family):
         self.metrics = {"test_loss": Metric(_test_loss, "the model's own loss on held-out real data")}
         self.supports_weights = "sample_weight" in inspect.signature(self.prototype.fit).parameters
 
-    def fit(
-        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
-    ) -> Any:
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Any:
         x = np.concatenate([p.data.cols["x"][0] for p in parts])
         model = copy.deepcopy(self.prototype)
         if any(p.weight != 1.0 for p in parts):

@@ -68,9 +68,7 @@ class CategoricalFamily(Family):
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), _bincount(rows.cols["x"], self.categories))
 
-    def fit(
-        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
-    ) -> np.ndarray:
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> np.ndarray:
         t = _total(parts, lambda r: self.prepare(r, world))
         c = t.sums + self.config.smoothing
         return c / c.sum(axis=1, keepdims=True)
@@ -123,9 +121,7 @@ class _MeanFamily(Family):
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))
 
-    def fit(
-        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
-    ) -> np.ndarray:
+    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> np.ndarray:
         t = _total(parts, lambda r: self.prepare(r, world))
         return t.sums[:, 0] / t.count
 

@@ -292,4 +292,3 @@ class GaussianModelConfig(FamilyConfig):
         if self.estimator == "unbiased" and self.covariance != "known":
             return 2, "model.estimator: unbiased divides by rows - 1"
         return 1, ""
-

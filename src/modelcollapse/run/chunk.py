@@ -97,7 +97,6 @@ def generations_folder(out: str | Path, key: str, block: int) -> Path:
     return Path(out) / "generations" / key[:16] / f"block-{block:04d}"
 
 
-
 @dataclass(frozen=True)
 class Chunk:
     """One unit of work and of storage: a block of replicates of one cell, all workflows."""

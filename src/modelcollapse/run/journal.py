@@ -60,8 +60,10 @@ class Journal:
         for name, rows in (("synthetic", synthetic), ("fresh", fresh)):
             if rows is not None:
                 write_rows(rows, tmp / f"{name}.parquet")
-        state = {"values": {k: np.asarray(v, float).tolist() for k, v in values.items()},
-                 "rng": rng.bit_generator.state}
+        state = {
+            "values": {k: np.asarray(v, float).tolist() for k, v in values.items()},
+            "rng": rng.bit_generator.state,
+        }
         (tmp / "state.json").write_text(json.dumps(state))
         with open(tmp / "state.json", "rb+") as f:  # the data reach the disk before the rename
             os.fsync(f.fileno())

@@ -77,10 +77,7 @@ def check(cells: list[tuple[dict[str, Any], Experiment]], allow_large: bool = Fa
     exp, worst = max(costs, key=lambda t: t[1].block_bytes)
     if worst.block_bytes > (limit := max_block_bytes()):
         field, value = max(_sizes(exp).items(), key=lambda kv: kv[1])
-        raise PlanTooLarge(
-            f"{field}: {value:,} is too large: the plan needs {_gib(worst.block_bytes)} of memory per block "
-            f"(limit {_gib(limit)}); pass --allow-large to run it anyway"
-        )
+        _refuse(field, value, f"{_gib(worst.block_bytes)} of memory per block (limit {_gib(limit)})")
     exp, _ = max(costs, key=lambda t: t[1].draws)
     where = f" over {len(cells)} sweep cells" if len(cells) > 1 else ""
     for total, limit, what, fields in (
@@ -90,7 +87,7 @@ def check(cells: list[tuple[dict[str, Any], Experiment]], allow_large: bool = Fa
     ):
         if total > limit:
             field = max(fields, key=lambda f: getattr(exp, f))
-            _refuse(field, exp, f"{total:.2e} {what}{where} (limit {limit:.0e})")
+            _refuse(field, getattr(exp, field), f"{total:.2e} {what}{where} (limit {limit:.0e})")
     return plan
 
 
@@ -104,9 +101,9 @@ def _sizes(exp: Experiment) -> dict[str, int]:
     return out
 
 
-def _refuse(field: str, exp: Experiment, estimate: str) -> None:
+def _refuse(field: str, value: int, estimate: str) -> None:
     raise PlanTooLarge(
-        f"{field}: {getattr(exp, field):,} is too large: the plan needs {estimate}; pass --allow-large to run it anyway"
+        f"{field}: {value:,} is too large: the plan needs {estimate}; pass --allow-large to run it anyway"
     )
 
 

@@ -73,8 +73,12 @@ class ImageSource:
         if n > len(x):
             raise ValueError(f"{self.name} has {len(x)} training images; asked for {n}")
         picks = np.stack([rng.choice(len(x), n, replace=False) for _ in range(batch)])
-        test = Rows({"x": np.broadcast_to(xt[: self.test_samples], (batch, *xt[: self.test_samples].shape)),
-                     "label": np.broadcast_to(yt[: self.test_samples], (batch, len(yt[: self.test_samples])))})
+        test = Rows(
+            {
+                "x": np.broadcast_to(xt[: self.test_samples], (batch, *xt[: self.test_samples].shape)),
+                "label": np.broadcast_to(yt[: self.test_samples], (batch, len(yt[: self.test_samples]))),
+            }
+        )
 
         def draw(m: int, g: np.random.Generator) -> Rows:
             return Rows({"x": x[g.integers(0, len(x), size=(batch, m))]})

@@ -80,6 +80,9 @@ class SmilesSourceConfig(SourceConfig):
 
     def build(self) -> SmilesSource:
         return SmilesSource(
-            max_tokens=self.max_tokens, test_documents=self.test_documents, path=self.path, pool=self.pool,
+            max_tokens=self.max_tokens,
+            test_documents=self.test_documents,
+            path=self.path,
+            pool=self.pool,
             pool_seed=self.pool_seed,
         )

@@ -161,11 +161,8 @@ class Store:
     def check(self, identity: Identity) -> None:
         """Refuse, in one line naming the fields that differ, an identity that is another experiment's."""
         have = self.identity()
-        if have is not None and (diff := have.differences(identity)):
-            more = f" (and {len(diff) - 1} more)" if len(diff) > 1 else ""
-            raise Refused(
-                f"{self.path} holds another experiment: {diff[0]}{more}; use another --out, or the same config"
-            )
+        if have is not None and (why := have.mismatch(identity)):
+            raise Refused(f"{self.path} holds another experiment: {why}; use another --out, or the same config")
 
     def claim(self, identity: Identity) -> None:
         """Make this folder ``identity``'s (checked first): names and replicate counts become the new ones."""
@@ -179,12 +176,7 @@ class Store:
                         self.con.execute(
                             f"UPDATE {table} SET experiment = ? WHERE experiment = ?", [new.name, old.name]
                         )
-            self.con.execute("DELETE FROM experiments")
-            for i, m in enumerate(identity.members):
-                self.con.execute(
-                    "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?)",
-                    [i, m.name, m.replicates, json.dumps(m.fields), json.dumps(list(m.axes)), identity.hash],
-                )
+            self.record_identity(identity)
             self.con.execute("COMMIT")
         except BaseException:
             rollback(self.con)
@@ -204,6 +196,15 @@ class Store:
             if have.get(name) == "DOUBLE" and kind == "VARCHAR":
                 raise Refused(f"sweep.{name}: this folder's values are numbers, this run's are not")
         return {name: kind for name, kind in kinds.items() if name not in have}
+
+    def record_identity(self, identity: Identity) -> None:
+        """Write ``identity`` as the folder's (inside the caller's transaction)."""
+        self.con.execute("DELETE FROM experiments")
+        for i, m in enumerate(identity.members):
+            self.con.execute(
+                "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?)",
+                [i, m.name, m.replicates, json.dumps(m.fields), json.dumps(list(m.axes)), identity.hash],
+            )
 
     def add_sweep_columns(self, points: Iterable[Mapping[str, Any]]) -> None:
         for name, kind in self.sweep_columns_for(points).items():

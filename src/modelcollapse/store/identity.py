@@ -41,6 +41,12 @@ class Identity:
     def hash(self) -> str:
         return stable_hash([[m.fields, list(m.axes)] for m in self.members])
 
+    def mismatch(self, other: Identity) -> str:
+        """The first difference with ``other`` and how many more ('' when it is this experiment)."""
+        diff = self.differences(other)
+        more = f" (and {len(diff) - 1} more)" if len(diff) > 1 else ""
+        return f"{diff[0]}{more}" if diff else ""
+
     def differences(self, other: Identity) -> list[str]:
         """Why ``other`` is another experiment (empty when it is this one), most telling first."""
         if len(self.members) != len(other.members):

@@ -100,9 +100,8 @@ def target(have: Identity | None, incoming: list[Incoming], dest: Path) -> Ident
             continue
         if have is None:
             have = inc.identity
-        elif diff := have.differences(inc.identity):
-            more = f" (and {len(diff) - 1} more)" if len(diff) > 1 else ""
-            raise Refused(f"{inc.source} holds another experiment than {dest}: {diff[0]}{more}")
+        elif why := have.mismatch(inc.identity):
+            raise Refused(f"{inc.source} holds another experiment than {dest}: {why}")
         else:
             have = Identity(
                 tuple(
@@ -146,12 +145,7 @@ def add(dest: Store, incoming: list[Incoming]) -> list[int]:
                 names = {s.name: d.name for s, d in zip(inc.identity.members, identity.members, strict=True)}
                 _add(con, {n: _renamed(t, names) for n, t in inc.tables.items()}, inc.sweep)
             added.append(dest.count() - before)
-        con.execute("DELETE FROM experiments")
-        for i, m in enumerate(identity.members):
-            con.execute(
-                "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?)",
-                [i, m.name, m.replicates, json.dumps(m.fields), json.dumps(list(m.axes)), identity.hash],
-            )
+        dest.record_identity(identity)
         con.execute("COMMIT")
     except BaseException:
         rollback(con)

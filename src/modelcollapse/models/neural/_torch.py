@@ -80,8 +80,10 @@ def train(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps))
     )
     uniform = bool(np.allclose(prob, prob[0]))
-    idx = rng.integers(0, len(prob), size=(steps, batch_size)) if uniform else rng.choice(
-        len(prob), size=(steps, batch_size), p=prob
+    idx = (
+        rng.integers(0, len(prob), size=(steps, batch_size))
+        if uniform
+        else rng.choice(len(prob), size=(steps, batch_size), p=prob)
     )
     index = torch.as_tensor(idx, device=data.device)
     model.train()

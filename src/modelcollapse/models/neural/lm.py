@@ -115,8 +115,17 @@ class LMFamily(NeuralFamily):
         x, prob = stacked(parts)
         data = torch.as_tensor(x, dtype=torch.long, device=self.torch_device)
         cfg = self.config
-        train(net, partial(token_loss, net), data, prob, self.steps_for(len(x)), cfg.batch_size, cfg.lr, rng,
-              cfg.weight_decay)
+        train(
+            net,
+            partial(token_loss, net),
+            data,
+            prob,
+            self.steps_for(len(x)),
+            cfg.batch_size,
+            cfg.lr,
+            rng,
+            cfg.weight_decay,
+        )
         return {}
 
     def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
@@ -144,8 +153,11 @@ class LMFamily(NeuralFamily):
             start = torch.as_tensor(prefix[sl], dtype=torch.long, device=self.torch_device)
             start = torch.cat([torch.full((len(start), 1), EOS, device=start.device, dtype=torch.long), start], 1)
             cfg = self.config
-            new = generate(net, start, self.max_tokens - prefix.shape[1], gen, EOS, cfg.temperature, cfg.top_k,
-                           cfg.top_p).cpu().numpy()
+            new = (
+                generate(net, start, self.max_tokens - prefix.shape[1], gen, EOS, cfg.temperature, cfg.top_k, cfg.top_p)
+                .cpu()
+                .numpy()
+            )
             docs = np.concatenate([prefix[sl], new], 1)
             ended = np.cumsum(docs == EOS, axis=1) > 0
             ended[:, :k] = False
