@@ -9,86 +9,23 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 import tempfile
-import time
+from pathlib import Path
 
 import numpy as np
 
 from modelcollapse import load, run_experiment, simulate_experiment
 
-WORKFLOWS = ["replace", "accumulate", "accumulate-subsample"]
-
-
-def regression_grid(reps: int, gens: int) -> dict:
-    return {
-        "name": "cot-linear-regression",
-        "source": {"kind": "linear-regression", "dim": 1, "noise_std": 1.0, "design": "fixed"},
-        "model": {"kind": "ols"},
-        "samples_per_generation": 10,
-        "workflow": WORKFLOWS,
-        "generations": gens,
-        "replicates": reps,
-        "metrics": ["excess_risk", "test_mse"],
-        "sweep": {
-            "source.dim": [1, 3, 10, 32, 100],
-            "samples_per_generation": [10, 32, 100, 316, 1000],
-            "source.noise_std": [float(np.sqrt(v)) for v in (0.1, 1.0, 10.0)],
-        },
-    }
-
-
-def gaussian_grid(reps: int, gens: int) -> dict:
-    return {
-        "name": "cot-gaussian",
-        "source": {"kind": "gaussian", "dim": 1, "variance": 1.0},
-        "model": {"kind": "gaussian", "covariance": "full", "estimator": "mle"},
-        "samples_per_generation": 10,
-        "workflow": WORKFLOWS,
-        "generations": gens,
-        "replicates": reps,
-        "metrics": ["mean_sq_error", "cov_trace_ratio", "cov_logdet_change"],
-        "sweep": {"source.dim": [1, 3, 10, 31, 100], "samples_per_generation": [10, 32, 100, 316, 1000]},
-    }
-
-
-def reference_regression(
-    d: int, n: int, sigma: float, gens: int, workflow: str, rng: np.random.Generator
-) -> None:
-    """One replicate, refitting OLS with pinv on the whole stacked pool (the papers' scripts)."""
-    w_star = rng.standard_normal(d) / np.sqrt(d)
-    x = rng.standard_normal((n, d))
-    xs, ys = [x], [x @ w_star + sigma * rng.standard_normal(n)]
-    w = np.linalg.pinv(x) @ ys[0]
-    for _ in range(2, gens + 1):
-        y_new = x @ w + sigma * rng.standard_normal(n)
-        if workflow == "replace":
-            xs, ys = [x], [y_new]
-        else:
-            xs, ys = [*xs, x], [*ys, y_new]
-        big_x, big_y = np.concatenate(xs), np.concatenate(ys)
-        if workflow == "accumulate-subsample":
-            idx = rng.choice(len(big_y), n, replace=False)
-            big_x, big_y = big_x[idx], big_y[idx]
-        w = np.linalg.pinv(big_x) @ big_y
-
-
-def reference_gaussian(d: int, n: int, gens: int, workflow: str, rng: np.random.Generator) -> None:
-    """One replicate, refitting with np.cov on the whole stacked pool and sampling n points."""
-    pool = [rng.standard_normal((n, d))]
-    data = pool[0]
-    for _ in range(2, gens + 1):
-        mu, cov = data.mean(0), np.atleast_2d(np.cov(data, rowvar=False, bias=True))
-        new = rng.multivariate_normal(mu, cov, size=n, method="eigh")
-        pool = [new] if workflow == "replace" else [*pool, new]
-        data = np.concatenate(pool)
-        if workflow == "accumulate-subsample":
-            data = data[rng.choice(len(data), n, replace=False)]
-
-
-def timed(fn, *args):  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
+sys.path.insert(0, str(Path(__file__).parent))
+from _reference import (
+    WORKFLOWS,
+    gaussian_grid,
+    reference_gaussian,
+    reference_regression,
+    regression_grid,
+    timed,
+)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_grid import gaussian_grid, regression_grid
+from _reference import gaussian_grid, regression_grid
 
 
 def sweep(config: Path, out: Path, *options: str) -> float:

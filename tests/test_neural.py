@@ -120,7 +120,7 @@ class Interrupt(Exception):
 @needs_corpus
 @pytest.mark.parametrize("workflow", ["accumulate", "accumulate-subsample", "replace"])
 def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, workflow: str) -> None:  # type: ignore[no-untyped-def]
-    from modelcollapse._rng import stream
+    from modelcollapse._rng import Streams, stream
     from modelcollapse.run.chunk import chain_key, real_key
 
     exp = experiment(**lm(generations=4, replicates=1))
@@ -130,8 +130,8 @@ def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, wor
     exp = exp.model_copy(update={"workflow": [wf]})
 
     def chain(journal, family=None):  # type: ignore[no-untyped-def]
-        world = exp.source.build().world(1, 20, stream(0, real_key(exp), 0))
-        return run_chain(world, family or exp.family(), wf.build(20, 4), 4, stream(0, chain_key(exp, wf), 0),
+        world = exp.source.build().world(1, 20, Streams([stream(0, real_key(exp), 0)]))
+        return run_chain(world, family or exp.family(), wf.build(20, 4), 4, Streams([stream(0, chain_key(exp, wf), 0)]),
                          exp.metric_table(), journal)
 
     clean = chain(None)

@@ -224,7 +224,7 @@ def _run(
         highlight=False,
     )
     if summary.failed < summary.chunks_run + summary.chunks_skipped:  # else nothing to show; the errors say why
-        show(out)
+        _show(out, None, None, limit=RUN_TABLES)
     _after_run(out)
     if summary.failed:
         raise typer.Exit(1)
@@ -279,6 +279,13 @@ def show(
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="metrics to show")] = None,
 ) -> None:
     """A table of metric mean ± standard error per workflow at chosen generations (a grid: N_real x N_syn)."""
+    _show(folder, generation, metric)
+
+
+RUN_TABLES = 6  # cells whose table `run` prints; `show` prints them all
+
+
+def _show(folder: Path, generation: list[int] | None, metric: list[str] | None, limit: int | None = None) -> None:
     from modelcollapse.report.grid import declared_axes
     from modelcollapse.store import Store
 
@@ -299,7 +306,11 @@ def show(
             return
     if df.empty:
         _fail(f"no rows for generations {gens} and metrics {metric or 'all'}")
-    for keys, part in df.groupby(["experiment", *sweep, "config_hash"], sort=True, dropna=False):
+    groups = df.groupby(["experiment", *sweep, "config_hash"], sort=True, dropna=False)
+    for shown, (keys, part) in enumerate(groups):
+        if limit is not None and shown == limit:
+            err.print(f"... and {groups.ngroups - limit} more cell(s): modelcollapse show {escape(str(folder))}")
+            break
         title = str(keys[0])
         if sweep:
             title = f"{keys[0]}  " + ", ".join(f"{c}={v}" for c, v in zip(sweep, keys[1:-1], strict=True))

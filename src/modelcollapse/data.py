@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from modelcollapse._rng import Streams
 
 
 class Data(Protocol):
@@ -49,8 +52,8 @@ class Rows:
     def __add__(self, other: Rows) -> Rows:
         return Rows({k: np.concatenate([v, other.cols[k]], axis=1) for k, v in self.cols.items()})
 
-    def take(self, k: int, rng: np.random.Generator) -> Rows:
-        """A uniform subsample of ``k`` rows without replacement, drawn per replicate."""
+    def take(self, k: int, rng: Streams) -> Rows:
+        """A uniform subsample of ``k`` rows without replacement, drawn per replicate from its stream."""
         return self.index(_choose(self.batch, self.n, k, rng))
 
     def index(self, idx: np.ndarray) -> Rows:
@@ -90,12 +93,12 @@ class RowPool:
     def rows(self) -> Rows:
         return Rows({k: v[:, : self._n] for k, v in self._bufs.items()})
 
-    def take(self, k: int, rng: np.random.Generator) -> Rows:
+    def take(self, k: int, rng: Streams) -> Rows:
         batch = next(iter(self._bufs.values())).shape[0]
         return self.rows().index(_choose(batch, self._n, k, rng))
 
 
-def _choose(batch: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+def _choose(batch: int, n: int, k: int, rng: Streams) -> np.ndarray:
     """``(batch, k)`` indices, each row a uniform k-subset of ``range(n)`` (in no particular order).
 
     For ``k`` small against ``n`` this costs O(k log k) instead of O(n): draw
@@ -114,10 +117,12 @@ def _choose(batch: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     value, pos = np.divmod(keys, m)
     first = np.ones_like(value, dtype=bool)
     first[:, 1:] = value[:, 1:] != value[:, :-1]
-    if (first.sum(axis=1) < k).any():  # very rare: too few distinct draws; try again
-        return _choose(batch, n, k, rng)
-    earliest = np.sort(np.where(first, pos, m), axis=1)[:, :k]
-    return np.take_along_axis(draws, earliest, axis=1)
+    earliest = np.sort(np.where(first, pos, m - 1), axis=1)[:, :k]
+    out = np.take_along_axis(draws, earliest, axis=1)
+    short = first.sum(axis=1) < k
+    if short.any():  # very rare: too few distinct draws; those replicates draw again from their own streams
+        out[short] = _choose(int(short.sum()), n, k, rng[short])
+    return out
 
 
 def _gather(v: np.ndarray, idx: np.ndarray) -> np.ndarray:

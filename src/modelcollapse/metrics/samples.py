@@ -138,7 +138,8 @@ def _per_replicate(name: str) -> Callable[[Fitted, World], np.ndarray]:
         if name == "mode_share_tv" and refs[0].labels is None:
             return np.full(len(p.models), np.nan)
         if name == "sliced_w2":
-            return np.array([r.sliced_w2(s, seed=b) for b, (r, s) in enumerate(zip(refs, p.eval_samples, strict=True))])
+            pairs = zip(refs, p.eval_samples, p.eval_seeds, strict=True)  # projections: the replicate's own
+            return np.array([r.sliced_w2(s, seed=seed % 2**32) for r, s, seed in pairs])
         return np.array([getattr(r, name)(s) for r, s in zip(refs, p.eval_samples, strict=True)])
 
     return metric

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lapack
+
+from modelcollapse._rng import Streams
 
 # Eigenvalues of a Gram matrix below this fraction of its largest are treated
 # as zero by the pseudo-inverse (the matrix is singular in exact arithmetic).
@@ -37,6 +38,8 @@ def psd_factor(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def low_rank_factor(a: np.ndarray) -> np.ndarray:
     """``f`` of shape (d, r) with ``f f^T = a`` for PSD ``a`` of numerical rank ``r`` (pivoted Cholesky)."""
+    from scipy.linalg import lapack  # lazy: only singular fits need it, and SciPy's linalg takes 0.2 s to load
+
     c, piv, rank, _ = lapack.dpstrf(a, lower=1, tol=-1.0)
     f = np.zeros((a.shape[0], max(rank, 1)))
     f[piv - 1, :rank] = np.tril(c)[:, :rank]  # rank 0 (every row equal): a zero factor
@@ -89,7 +92,7 @@ def _chol_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.linalg.solve(np.swapaxes(chol, -1, -2), y)[..., 0]
 
 
-def bartlett(rng: np.random.Generator, batch: int, k: int, dof: int) -> np.ndarray:
+def bartlett(rng: Streams, batch: int, k: int, dof: int) -> np.ndarray:
     """Lower-triangular ``A`` with ``A A^T ~ Wishart_k(dof, I)`` (Bartlett decomposition); dof >= k.
 
     Only the ``k(k-1)/2`` entries below the diagonal are drawn.

@@ -54,7 +54,8 @@ class Family:
     class attributes below state what the family can do, and the engine reads them as they are.
     """
 
-    block: int = 1  # replicates per random stream (a batch axis of this size)
+    block: int = 1  # replicates computed together (a batch axis of at most this size)
+    streams: bool = True  # fit/sample draw from a Streams (one per replicate); False: one Generator, block 1
     supports_weights: bool = True  # fit honours the weights of the parts (weighted workflows need it)
     durable: bool = False  # save/load a generation, so the engine can journal and resume a chain
     warm_start: bool = False  # fit continues from ``previous`` (the last generation's fit)
@@ -65,11 +66,15 @@ class Family:
         """The representation workflows hold when they need no rows (e.g. statistics); rows by default."""
         return rows
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Any:
-        """The fitted parameters of every replicate of the block."""
+    def fit(self, parts: Sequence[Part], world: World, rng: Any, previous: Any = None) -> Any:
+        """The fitted parameters of every replicate of the block.
+
+        ``rng`` is a :class:`~modelcollapse._rng.Streams`, one stream per replicate (a replicate's draws
+        come from its own), or, where ``streams`` is False, the one replicate's numpy Generator.
+        """
         raise NotImplementedError
 
-    def sample(self, params: Any, n: int, rng: np.random.Generator, world: World, rows: bool) -> Any:
+    def sample(self, params: Any, n: int, rng: Any, world: World, rows: bool) -> Any:
         """``n`` draws per replicate from the fitted model, as rows or as statistics."""
         raise NotImplementedError
 

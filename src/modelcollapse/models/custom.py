@@ -26,6 +26,7 @@ class PerReplicate(Family):
     """
 
     prototype: Model
+    streams = False  # a user's model takes one numpy Generator
 
     def __post_init__(self) -> None:
         self.metrics = {"test_loss": Metric(_test_loss, "the model's own loss on held-out real data")}

@@ -15,8 +15,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.special import gammaln
 
+from modelcollapse._rng import Streams
 from modelcollapse.data import Part, Rows
 from modelcollapse.models.base import Family, FamilyConfig, Metric
 from modelcollapse.registry import MODELS, Estimator
@@ -68,12 +68,12 @@ class CategoricalFamily(Family):
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), _bincount(rows.cols["x"], self.categories))
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> np.ndarray:
+    def fit(self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None) -> np.ndarray:
         t = _total(parts, lambda r: self.prepare(r, world))
         c = t.sums + self.config.smoothing
         return c / c.sum(axis=1, keepdims=True)
 
-    def sample(self, p: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+    def sample(self, p: np.ndarray, n: int, rng: Streams, world: World, rows: bool):  # type: ignore[no-untyped-def]
         if not rows:
             return CountStats(n, float(n), rng.multinomial(n, p).astype(float))
         cdf = np.cumsum(p, axis=1)
@@ -121,7 +121,7 @@ class _MeanFamily(Family):
     def prepare(self, rows: Rows, world: World) -> CountStats:
         return CountStats(rows.n, float(rows.n), rows.cols["x"].sum(1, keepdims=True).astype(float))
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> np.ndarray:
+    def fit(self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None) -> np.ndarray:
         t = _total(parts, lambda r: self.prepare(r, world))
         return t.sums[:, 0] / t.count
 
@@ -145,6 +145,8 @@ BERNOULLI_METRICS = {
 def _poisson_nll(lam: np.ndarray, w: World) -> np.ndarray:
     if "poisson_test" not in w.cache:  # the test set's sufficient statistics, once per block
         x = w.test.cols["x"]
+        from scipy.special import gammaln  # lazy: SciPy's special functions take 0.2 s to import
+
         w.cache["poisson_test"] = (x.mean(1), gammaln(x + 1.0).mean(1))
     mean_x, mean_lgx = w.cache["poisson_test"]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -166,7 +168,7 @@ class BernoulliFamily(_MeanFamily):
     def __post_init__(self) -> None:
         self.metrics = BERNOULLI_METRICS
 
-    def sample(self, p: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+    def sample(self, p: np.ndarray, n: int, rng: Streams, world: World, rows: bool):  # type: ignore[no-untyped-def]
         if rows:
             return Rows({"x": (rng.random((p.shape[0], n)) < p[:, None]).astype(np.int64)})
         return CountStats(n, float(n), rng.binomial(n, p)[:, None].astype(float))
@@ -179,7 +181,7 @@ class PoissonFamily(_MeanFamily):
     def __post_init__(self) -> None:
         self.metrics = POISSON_METRICS
 
-    def sample(self, lam: np.ndarray, n: int, rng: np.random.Generator, world: World, rows: bool):  # type: ignore[no-untyped-def]
+    def sample(self, lam: np.ndarray, n: int, rng: Streams, world: World, rows: bool):  # type: ignore[no-untyped-def]
         if rows:
             return Rows({"x": rng.poisson(lam[:, None], (lam.shape[0], n))})
         return CountStats(n, float(n), rng.poisson(n * lam)[:, None].astype(float))

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from modelcollapse._rng import Streams
 from modelcollapse.data import Part, Rows
 from modelcollapse.models import _linalg as la
 from modelcollapse.models.base import Family, FamilyConfig, Metric
@@ -128,7 +129,7 @@ class GaussianFamily(Family):
         return stats_of(rows, self._diagonal)
 
     def fit(
-        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
+        self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None
     ) -> GaussianParams:
         stats = [
             (p.data if isinstance(p.data, GaussianStats) else self.prepare(p.data, world), p.weight) for p in parts
@@ -156,7 +157,7 @@ class GaussianFamily(Family):
         return GaussianParams(total.mean, factor, tri, la.logdet_from_factor(factor, tri))
 
     def sample(
-        self, params: GaussianParams, n: int, rng: np.random.Generator, world: World, rows: bool
+        self, params: GaussianParams, n: int, rng: Streams, world: World, rows: bool
     ) -> GaussianStats | Rows:
         f = params.factor
         batch, d, k = f.shape

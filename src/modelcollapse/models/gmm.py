@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import PositiveInt
 
-from modelcollapse._rng import child_seed
+from modelcollapse._rng import Streams, child_seed
 from modelcollapse.data import Part
 from modelcollapse.models.base import FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
@@ -42,15 +42,16 @@ class GMMFamily(RowFamily):
             **common_metrics(mixture_variance),
         }
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Fitted:
+    def fit(self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None) -> Fitted:
         from sklearn.mixture import GaussianMixture
 
         cfg, models = self.config, []
         for b in range(parts[0].data.batch):
             x, _ = stacked(parts, b)
-            g = GaussianMixture(cfg.components, covariance_type=cfg.covariance, random_state=child_seed(rng, bits=31))
+            seed = child_seed(rng[b], bits=31)
+            g = GaussianMixture(cfg.components, covariance_type=cfg.covariance, random_state=seed)
             models.append(g.fit(x))
-        return Fitted(models, self.draw, child_seed(rng))
+        return Fitted(models, self.draw, rng.child_seeds())
 
     def draw(self, g, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[no-untyped-def]
         comp = rng.choice(len(g.weights_), size=n, p=g.weights_)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from modelcollapse._rng import child_seed
+from modelcollapse._rng import Streams
 from modelcollapse.data import Part
 from modelcollapse.models.base import FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
@@ -72,7 +72,7 @@ class KDEFamily(RowFamily):
             **common_metrics(lambda m: m.variance),
         }
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Fitted:
+    def fit(self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None) -> Fitted:
         from sklearn.neighbors import KernelDensity
 
         cfg, models = self.config, []
@@ -80,7 +80,7 @@ class KDEFamily(RowFamily):
             x, w = stacked(parts, b)
             kde = KernelDensity(kernel=cfg.kernel, bandwidth=cfg.bandwidth).fit(x, sample_weight=w)
             models.append(KDEModel(x, None if w is None else w / w.sum(), float(kde.bandwidth_), cfg.kernel, kde))
-        return Fitted(models, self.draw, child_seed(rng))
+        return Fitted(models, self.draw, rng.child_seeds())
 
     def draw(self, m: KDEModel, n: int, rng: np.random.Generator) -> np.ndarray:
         idx = rng.choice(len(m.x), size=n, p=m.p)

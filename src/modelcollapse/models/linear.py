@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from modelcollapse._rng import Streams
 from modelcollapse.data import Part, Rows
 from modelcollapse.models import _linalg as la
 from modelcollapse.models.base import Family, FamilyConfig, Metric
@@ -111,7 +112,7 @@ class LinearRegressionFamily(Family):
         return stats_of(rows, world)
 
     def fit(
-        self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None
+        self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None
     ) -> RegressionParams:
         if all(isinstance(p.data, Rows) and "i" in p.data.cols for p in parts):
             return self._fit_design_rows(parts, world)
@@ -151,12 +152,13 @@ class LinearRegressionFamily(Family):
             yty += p.weight * (y**2).sum(1)
             rows += p.data.n
         counts, ysum = counts.reshape(batch, n), ysum.reshape(batch, n)
-        xty = np.einsum("bnd,bn->bd", x0, ysum)
+        xty = (ysum[:, None, :] @ x0)[:, 0]
         w = np.empty((batch, d))
         full = ((counts > 0).sum(1) >= d) | (self.config.alpha > 0)
-        if full.any():
-            gram = np.swapaxes(x0[full], 1, 2) @ (counts[full][:, :, None] * x0[full]) + self.config.alpha * np.eye(d)
-            w[full] = la.pinv_solve(gram, xty[full])
+        if full.all():  # the usual case: no copies of the design
+            w[:] = la.pinv_solve(self._weighted_gram(x0, counts), xty)
+        elif full.any():
+            w[full] = la.pinv_solve(self._weighted_gram(x0[full], counts[full]), xty[full])
         for b in np.flatnonzero(~full):
             keep = counts[b] > 0
             xu = x0[b, keep]
@@ -168,6 +170,13 @@ class LinearRegressionFamily(Family):
         divisor = counts.sum(1) - (d if self.config.estimator == "unbiased" else 0)
         return RegressionParams(w, np.clip(rss, 0.0, None) / np.maximum(divisor, 1.0))
 
+    def _weighted_gram(self, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """``X^T diag(counts) X + alpha I`` per replicate: the n d^2 product that bounds a subsample's fit."""
+        gram = np.swapaxes(x, 1, 2) @ (counts[:, :, None] * x)
+        if self.config.alpha:
+            gram += self.config.alpha * np.eye(x.shape[2])
+        return gram
+
     def _noise_var(self, s: RegressionStats, w: np.ndarray, world: World) -> np.ndarray:
         if self.config.noise == "known":
             return np.full(w.shape[0], world.truth.noise_std**2)
@@ -177,7 +186,7 @@ class LinearRegressionFamily(Family):
         return np.clip(rss, 0.0, None) / max(divisor, 1.0)
 
     def sample(
-        self, params: RegressionParams, n: int, rng: np.random.Generator, world: World, rows: bool
+        self, params: RegressionParams, n: int, rng: Streams, world: World, rows: bool
     ) -> RegressionStats | Rows:
         assert world.covariates is not None
         fixed = world.truth.design is not None and n == world.train.n
@@ -192,20 +201,23 @@ class LinearRegressionFamily(Family):
         out = Rows({"x": x, "y": y})
         return out if rows else stats_of(out, world)
 
-    def _sample_fixed_stats(self, params: RegressionParams, rng: np.random.Generator, world: World) -> RegressionStats:
+    def _sample_fixed_stats(self, params: RegressionParams, rng: Streams, world: World) -> RegressionStats:
         # y = X w + s eps. In the eigenbasis of G = X^T X, X^T eps = V sqrt(lam) z with z ~ N(0, I),
-        # ||eps||^2 = ||z_{lam>0}||^2 + chi^2_{n - rank}: the law of (X^T y, y^T y) is exact.
+        # ||eps||^2 = ||z_{lam>0}||^2 + chi^2_{n - rank}: the law of (X^T y, y^T y) is exact. The chi^2 is
+        # the squares of the first n - rank unused z (d - rank of them), plus chi^2_{n - d} when n > d:
+        # one degree of freedom for every replicate, drawn ahead with the others.
         lam, v, gram = _design(world)
         n = world.train.n
         batch, d = params.weights.shape
         s = np.sqrt(params.noise_var)
         z = rng.standard_normal((batch, d))
         pos = lam > la.PINV_RTOL * lam.max(axis=1, keepdims=True)
+        unused = ~pos
+        rest = unused & (np.cumsum(unused, axis=1) <= (n - pos.sum(1))[:, None])
+        eps2 = (z**2 * (pos | rest)).sum(1) + (rng.chisquare(n - d, size=batch) if n > d else 0.0)
         z = np.where(pos, z, 0.0)
         xte = s[:, None] * np.einsum("bij,bj->bi", v, np.sqrt(lam) * z)
         gw = np.einsum("bij,bj->bi", gram, params.weights)
-        rank = pos.sum(1)
-        eps2 = (z**2).sum(1) + rng.chisquare(np.maximum(n - rank, 1)) * (n > rank)
         yty = (params.weights * gw).sum(1) + 2 * (params.weights * xte).sum(1) + s**2 * eps2
         return RegressionStats(n, float(n), gw + xte, yty, None, 1.0, gram)
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from modelcollapse._rng import child_seed
+from modelcollapse._rng import Streams
 from modelcollapse.data import Part
 from modelcollapse.models.base import FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily
@@ -134,7 +134,7 @@ class NGramFamily(RowFamily):
     def __post_init__(self) -> None:
         self.metrics = TEXT_METRICS
 
-    def fit(self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Any = None) -> Fitted:
+    def fit(self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None) -> Fitted:
         cfg, models = self.config, []
         for b in range(parts[0].data.batch):
             docs, weights = [], []
@@ -144,7 +144,7 @@ class NGramFamily(RowFamily):
                     weights.append(p.weight)
             tables = count_tables(docs, weights, cfg.order, cfg.smoothing)
             models.append(NGramModel(cfg.order, self.vocab, cfg.smoothing, cfg.k, cfg.discount, tables))
-        return Fitted(models, self.draw, child_seed(rng))
+        return Fitted(models, self.draw, rng.child_seeds())
 
     def draw(self, model: NGramModel, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[override]
         return pad([model.generate(self.max_tokens, rng) for _ in range(n)], self.max_tokens)

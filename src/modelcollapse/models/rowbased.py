@@ -28,13 +28,13 @@ class Fitted:
 
     models: list[Any]
     draw: Callable[[Any, int, np.random.Generator], np.ndarray]
-    eval_seed: int
+    eval_seeds: Sequence[int]  # one per model
     extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def eval_samples(self) -> list[np.ndarray]:
-        rng = np.random.default_rng(self.eval_seed)
-        return [self.draw(m, EVAL_SAMPLES, rng) for m in self.models]
+        pairs = zip(self.models, self.eval_seeds, strict=True)
+        return [self.draw(m, EVAL_SAMPLES, np.random.default_rng(s)) for m, s in pairs]
 
 
 def stacked(parts: Sequence[Part], b: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -81,5 +81,6 @@ class RowFamily(Family):
     def draw(self, model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
-    def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool) -> Rows:
-        return rows_of([self.draw(m, n, rng) for m in params.models])
+    def sample(self, params: Fitted, n: int, rng: Any, world: World, rows: bool) -> Rows:
+        """``n`` rows per replicate, each replicate's from its own stream (``rng``: a Streams)."""
+        return rows_of([self.draw(m, n, g) for m, g in zip(params.models, rng, strict=True)])

@@ -1,7 +1,7 @@
 """One chunk of work: a block of replicates of one sweep cell, every workflow, and the keys of its streams.
 
-Every random stream is keyed by the config (``SeedSequence(seed, key, block)``), so a chunk's numbers do
-not depend on where, when or next to what it runs.
+Every random stream is keyed by the config and the replicate (``SeedSequence(seed, key, replicate)``), so a
+chunk's numbers do not depend on where, when or next to what it runs, nor on the size of its block.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from modelcollapse._rng import stable_hash, stream
+from modelcollapse._rng import Streams, stable_hash
 from modelcollapse.run.config import Experiment
 from modelcollapse.run.engine import simulate
 from modelcollapse.run.journal import Journal
@@ -48,10 +48,10 @@ POOL_BYTES_PER_BLOCK = 1 << 30
 
 
 def block_size(exp: Experiment) -> int:
-    """Replicates per random stream: the family's block, shrunk so a row pool stays under 1 GiB.
+    """Replicates computed together (a batch axis): the family's block, shrunk so a row pool stays under 1 GiB.
 
-    A pure function of the config (never of ``replicates``), so replicate r's
-    numbers do not depend on how many replicates run.
+    A pure function of the config (never of ``replicates``), so that the chunks a folder holds stay the
+    same chunks when a rerun asks for more replicates.
     """
     size = exp.family().block
     n, gens = exp.samples_per_generation, exp.generations
@@ -68,14 +68,18 @@ def block_count(exp: Experiment) -> tuple[int, int]:
 
 
 def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Every workflow of ``exp`` on the same real data for one block; values (generations, block size).
+    """Every workflow of ``exp`` on the same real data for one block; values (generations, replicates).
 
-    With a ``folder``, durable families write every generation under ``folder/<workflow>/`` and resume there.
+    Only the block's replicates that ``exp.replicates`` asks for are computed. With a ``folder``, durable
+    families write every generation under ``folder/<workflow>/`` and resume there.
     """
     family = exp.family()
     size, _ = block_count(exp)
+    first = block * size
+    keep = min(size, exp.replicates - first)
     n, gens = exp.samples_per_generation, exp.generations
-    world = exp.source.build().world(size, n, stream(exp.seed, real_key(exp), block))
+    buffered = not family.durable  # a durable chain resumes from its generator's saved state alone
+    world = exp.source.build().world(keep, n, Streams.keyed(exp.seed, real_key(exp), first, keep, buffered))
     table = exp.metric_table()
     metrics = {m: table[m] for m in exp.metric_names()}
     return {
@@ -84,7 +88,7 @@ def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[s
             family,
             exp.built(wf),
             gens,
-            stream(exp.seed, chain_key(exp, wf), block),
+            Streams.keyed(exp.seed, chain_key(exp, wf), first, keep, buffered),
             metrics,
             None if folder is None else journal(exp, wf, folder),
         )

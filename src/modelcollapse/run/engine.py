@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from modelcollapse._rng import Streams
 from modelcollapse.data import Part
 from modelcollapse.models.base import Family, Metric
 from modelcollapse.run.journal import Journal
@@ -30,25 +31,29 @@ def simulate(
     family: Family,
     workflow: Workflow,
     generations: int,
-    rng: np.random.Generator,
+    rng: Streams,
     metrics: Mapping[str, Metric],
     journal: Journal | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``generations`` generations, measuring ``metrics``; returns ``{metric: array (generations, B)}``.
 
-    ``train_size`` (rows in each generation's training set) is always recorded.
+    ``rng`` holds one stream per replicate. ``train_size`` (rows in each generation's training set) is
+    always recorded.
     """
     batch = world.train.batch
     out = {m: np.empty((generations, batch)) for m in (*metrics, TRAIN_SIZE)}
     durable = family.durable
     journal = journal if durable else None
     step_rng = rng.spawn(1)[0] if durable else rng
+    if not family.streams and len(rng) != 1:
+        raise ValueError(f"{type(family).__name__} draws from one generator: its block is 1 replicate, got {len(rng)}")
+    draws = rng if family.streams else rng[0]  # what fit and sample draw from
 
     def prepare(rows):  # type: ignore[no-untyped-def]
         return rows if workflow.needs_rows else family.prepare(rows, world)
 
     def fit(parts: Sequence[Part], previous: object) -> object:
-        return family.fit(parts, world, rng, previous if family.warm_start else None)
+        return family.fit(parts, world, draws, previous if family.warm_start else None)
 
     def record(t: int, params: object, parts: Sequence[Part], synth: object = None, fresh: object = None) -> None:
         for m in metrics:
@@ -56,7 +61,7 @@ def simulate(
         out[TRAIN_SIZE][t - 1] = training_size(parts)
         if journal is not None:
             save = lambda folder: family.save(params, folder, world)
-            journal.write(t, save, synth, fresh, {m: out[m][t - 1] for m in out}, rng)  # type: ignore[arg-type]
+            journal.write(t, save, synth, fresh, {m: out[m][t - 1] for m in out}, rng[0])  # type: ignore[arg-type]
 
     real = prepare(world.train)
     state = workflow.init(real)
@@ -69,14 +74,14 @@ def simulate(
         for t in range(2, done + 1):
             state, _ = workflow.step(state, t, journal.rows(t, "synthetic"), journal.rows(t, "fresh"), step_rng)  # type: ignore[union-attr]
         params = family.load(journal.path(done), world)  # type: ignore[union-attr]
-        rng.bit_generator.state = journal.state(done)["rng"]  # type: ignore[union-attr]
+        rng[0].bit_generator.state = journal.state(done)["rng"]  # type: ignore[union-attr]
     else:
         parts: Sequence[Part] = [Part(real)]
         params = fit(parts, None)
         record(1, params, parts)
     for t in range(max(done, 1) + 1, generations + 1):
         m, k = workflow.synthetic_size(t), workflow.fresh_size(t)
-        synth = family.sample(params, m, rng, world, rows=workflow.needs_rows) if m else None
+        synth = family.sample(params, m, draws, world, rows=workflow.needs_rows) if m else None
         fresh = prepare(world.draw(k, rng)) if k else None
         state, parts = workflow.step(state, t, synth, fresh, step_rng)
         params = fit(parts, params)

@@ -9,13 +9,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from modelcollapse._rng import STREAMS
 from modelcollapse.run import executors, plan
 from modelcollapse.run.chunk import Chunk, block_count, cell_key, generations_folder, run_block
 from modelcollapse.run.config import Experiment
@@ -57,10 +58,12 @@ class Interrupted(Exception):
 
 
 def identity(cells: list[tuple[dict[str, Any], Experiment]]) -> Member:
-    """What the cells of one experiment are: the config fields they share and the fields they sweep."""
+    """What the cells of one experiment are: the config fields they share and the fields they sweep, and
+    how its random numbers are drawn (a folder written when a block of replicates shared one stream is another)."""
     exp = cells[0][1]
     axes = {k for point, _ in cells for k in point}
-    return member(exp.name, exp.replicates, [e.model_dump(mode="json") for _, e in cells], axes)
+    found = member(exp.name, exp.replicates, [e.model_dump(mode="json") for _, e in cells], axes)
+    return replace(found, fields={**found.fields, "random_streams": STREAMS})
 
 
 def run(

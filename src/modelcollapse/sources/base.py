@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from modelcollapse._rng import Streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import Config
 
@@ -19,22 +20,25 @@ class World:
     ``train`` is the real data set ``D_0``; ``test`` is held out and never trained
     on; ``truth`` holds the true parameters where they are known. ``draw`` gives
     fresh real rows and ``covariates`` the inputs that a conditional model is
-    asked to label (the fixed design, or fresh inputs). ``cache`` is scratch
+    asked to label (the fixed design, or fresh inputs), each replicate from its
+    own stream. ``cache`` is scratch
     space for per-block precomputations of a model family.
     """
 
     train: Rows
     test: Rows
     truth: Any
-    draw: Callable[[int, np.random.Generator], Rows]
-    covariates: Callable[[int, np.random.Generator], np.ndarray] | None = None
+    draw: Callable[[int, Streams], Rows]
+    covariates: Callable[[int, Streams], np.ndarray] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
 
 class Source(Protocol):
     """A real distribution that draws a :class:`World` per block of ``batch`` replicates."""
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World: ...
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
+        """``rng``: one stream per replicate (a generator is split into ``batch``)."""
+        ...
 
 
 class SourceConfig(Config):

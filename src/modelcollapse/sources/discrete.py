@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
+from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
 from modelcollapse.sources.base import SourceConfig, World
@@ -39,14 +40,15 @@ class CategoricalSource:
     p: np.ndarray
     test_samples: int = 1000
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         cdf = np.cumsum(self.p)
 
-        def draw(m: int, g: np.random.Generator) -> Rows:
+        def draw(m: int, g: Streams) -> Rows:
             x = np.searchsorted(cdf, g.random((batch, m)) * cdf[-1], side="right")
             return Rows({"x": np.minimum(x, len(self.p) - 1)})
 
-        return World(draw(n, rng), draw(self.test_samples, rng), self.p, draw)
+        streams = as_streams(rng, batch)
+        return World(draw(n, streams), draw(self.test_samples, streams), self.p, draw)
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,12 @@ class BernoulliSource:
     p: float
     test_samples: int = 1000
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
-        def draw(m: int, g: np.random.Generator) -> Rows:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
+        def draw(m: int, g: Streams) -> Rows:
             return Rows({"x": (g.random((batch, m)) < self.p).astype(np.int64)})
 
-        return World(draw(n, rng), draw(self.test_samples, rng), self.p, draw)
+        streams = as_streams(rng, batch)
+        return World(draw(n, streams), draw(self.test_samples, streams), self.p, draw)
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,12 @@ class PoissonSource:
     rate: float
     test_samples: int = 1000
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
-        def draw(m: int, g: np.random.Generator) -> Rows:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
+        def draw(m: int, g: Streams) -> Rows:
             return Rows({"x": g.poisson(self.rate, (batch, m))})
 
-        return World(draw(n, rng), draw(self.test_samples, rng), self.rate, draw)
+        streams = as_streams(rng, batch)
+        return World(draw(n, streams), draw(self.test_samples, streams), self.rate, draw)
 
 
 @SOURCES.register

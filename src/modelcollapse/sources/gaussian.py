@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 from pydantic import PositiveInt, model_validator
 
+from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
 from modelcollapse.sources.base import SourceConfig, World
@@ -31,15 +32,16 @@ class GaussianSource:
     cov: np.ndarray
     test_samples: int = 1000
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         truth = GaussianTruth(self.mean, self.cov)
         chol = truth.chol
 
-        def draw(m: int, g: np.random.Generator) -> Rows:
+        def draw(m: int, g: Streams) -> Rows:
             z = g.standard_normal((batch, m, len(self.mean)))
             return Rows({"x": self.mean + z @ chol.T})
 
-        return World(draw(n, rng), draw(self.test_samples, rng), truth, draw)
+        streams = as_streams(rng, batch)
+        return World(draw(n, streams), draw(self.test_samples, streams), truth, draw)
 
 
 @SOURCES.register

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
+from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES
 from modelcollapse.sources.base import SourceConfig, World
@@ -68,11 +69,12 @@ class ImageSource:
     test_fraction: float = 0.25
     test_samples: int = 1000
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         x, y, xt, yt = load_images(self.name, self.test_fraction)
         if n > len(x):
             raise ValueError(f"{self.name} has {len(x)} training images; asked for {n}")
-        picks = np.stack([rng.choice(len(x), n, replace=False) for _ in range(batch)])
+        streams = as_streams(rng, batch)
+        picks = np.stack([g.choice(len(x), n, replace=False) for g in streams])
         test = Rows(
             {
                 "x": np.broadcast_to(xt[: self.test_samples], (batch, *xt[: self.test_samples].shape)),
@@ -80,7 +82,7 @@ class ImageSource:
             }
         )
 
-        def draw(m: int, g: np.random.Generator) -> Rows:
+        def draw(m: int, g: Streams) -> Rows:
             return Rows({"x": x[g.integers(0, len(x), size=(batch, m))]})
 
         truth = ImageTruth(has_modes=True, side=SIDE[self.name], pool=(x, y))

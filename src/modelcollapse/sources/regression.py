@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
+from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
 from modelcollapse.sources.base import SourceConfig, World
@@ -45,25 +46,26 @@ class RegressionSource:
     feature_var: np.ndarray | None = None
     test_samples: int = 1000
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         var = np.ones(self.dim) if self.feature_var is None else np.asarray(self.feature_var)
-        w = rng.standard_normal((batch, self.dim)) / np.sqrt(self.dim)
+        streams = as_streams(rng, batch)
+        w = streams.standard_normal((batch, self.dim)) / np.sqrt(self.dim)
 
-        def inputs(m: int, g: np.random.Generator) -> np.ndarray:
+        def inputs(m: int, g: Streams) -> np.ndarray:
             return g.standard_normal((batch, m, self.dim)) * np.sqrt(var)
 
-        def label(x: np.ndarray, g: np.random.Generator) -> Rows:
+        def label(x: np.ndarray, g: Streams) -> Rows:
             y = np.einsum("bnd,bd->bn", x, w) + self.noise_std * g.standard_normal(x.shape[:2])
             return Rows({"x": x, "y": y})
 
-        train = label(inputs(n, rng), rng)
-        test = label(inputs(self.test_samples, rng), rng)
+        train = label(inputs(n, streams), streams)
+        test = label(inputs(self.test_samples, streams), streams)
         fixed = self.design == "fixed"
         x0 = train.cols["x"]
         if fixed:
             train = Rows({"i": np.broadcast_to(np.arange(n), (batch, n)), "y": train.cols["y"]})
 
-        def covariates(m: int, g: np.random.Generator) -> np.ndarray:
+        def covariates(m: int, g: Streams) -> np.ndarray:
             if fixed:
                 return x0 if m == n else x0[:, np.arange(m) % n]
             return inputs(m, g)

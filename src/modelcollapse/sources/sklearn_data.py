@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from modelcollapse._rng import child_seed
+from modelcollapse._rng import Streams, as_streams, child_seed
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive, Seed
 from modelcollapse.sources.base import SourceConfig, World
@@ -56,16 +56,17 @@ class ShapeSource:
         x, _ = datasets.make_swiss_roll(m, noise=self.noise, random_state=seed)
         return x[:, [0, 2]] / 5.0, np.zeros(m, dtype=int)
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
-        def draw(m: int, g: np.random.Generator, labels: bool = False) -> Rows:
-            pairs = [self._one(m, g) for _ in range(batch)]
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
+        def draw(m: int, g: Streams, labels: bool = False) -> Rows:
+            pairs = [self._one(m, gb) for gb in g]
             cols = {"x": np.stack([p[0] for p in pairs]).astype(float)}
             if labels:
                 cols["label"] = np.stack([p[1] for p in pairs])
             return Rows(cols)
 
         truth = RealTruth(has_modes=self.shape != "swiss-roll")
-        return World(draw(n, rng), draw(self.test_samples, rng, labels=True), truth, draw)
+        streams = as_streams(rng, batch)
+        return World(draw(n, streams), draw(self.test_samples, streams, labels=True), truth, draw)
 
 
 def load_table(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -94,17 +95,17 @@ class TableSource:
     name: str
     test_fraction: float = 0.3
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         x, y = load_table(self.name)
         n_test = round(self.test_fraction * len(x))
         if n > len(x) - n_test:
             raise ValueError(f"{self.name} has {len(x) - n_test} rows outside the test set; asked for {n}")
-        order = np.stack([rng.permutation(len(x)) for _ in range(batch)])
+        order = np.stack([g.permutation(len(x)) for g in as_streams(rng, batch)])
         test_idx, rest = order[:, :n_test], order[:, n_test:]
         train = Rows({"x": x[rest[:, :n]]})
         test = Rows({"x": x[test_idx], "label": y[test_idx]})
 
-        def draw(m: int, g: np.random.Generator) -> Rows:
+        def draw(m: int, g: Streams) -> Rows:
             pick = np.take_along_axis(rest, g.integers(0, rest.shape[1], size=(batch, m)), axis=1)
             return Rows({"x": x[pick]})
 

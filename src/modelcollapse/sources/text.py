@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
+from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES
 from modelcollapse.sources.base import SourceConfig, World
@@ -169,18 +170,18 @@ class TextSource:
     def corpus(self) -> Corpus:
         return load_corpus(self.paths, self.vocab_size, self.max_tokens, self.test_every, self.tokenizer)
 
-    def world(self, batch: int, n: int, rng: np.random.Generator) -> World:
+    def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         c = self.corpus()
         if n > len(c.train):
             raise ValueError(f"the corpus has {len(c.train)} training documents; asked for {n}")
 
-        def draw(m: int, g: np.random.Generator, replace: bool = True) -> Rows:
-            picks = [g.choice(len(c.train), size=m, replace=replace) for _ in range(batch)]
+        def draw(m: int, g: Streams, replace: bool = True) -> Rows:
+            picks = [gb.choice(len(c.train), size=m, replace=replace) for gb in g]
             return Rows({"x": np.stack([pad([c.train[i] for i in p], self.max_tokens) for p in picks])})
 
         test = pad(list(c.test[: self.test_documents]), self.max_tokens)
-        world = World(draw(n, rng, replace=False), Rows({"x": np.broadcast_to(test, (batch, *test.shape))}), c, draw)
-        return world
+        test_rows = Rows({"x": np.broadcast_to(test, (batch, *test.shape))})
+        return World(draw(n, as_streams(rng, batch), replace=False), test_rows, c, draw)
 
 
 @SOURCES.register

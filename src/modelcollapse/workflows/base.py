@@ -8,12 +8,13 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 from pydantic import ValidationInfo, field_validator
 
+from modelcollapse._rng import Streams
 from modelcollapse.data import Part
 from modelcollapse.registry import Config
 from modelcollapse.theory import dey_donoho as dd
 
 TrainingSet = Sequence[Part]
-Step = Callable[[Any, int, Any, Any, np.random.Generator], tuple[Any, TrainingSet]]
+Step = Callable[[Any, int, Any, Any, Streams], tuple[Any, TrainingSet]]
 
 
 class Workflow(NamedTuple):

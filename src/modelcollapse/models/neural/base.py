@@ -52,6 +52,7 @@ class NeuralFamily(RowFamily):
     """
 
     block = 1
+    streams = False  # one replicate, one generator (torch seeds and data order come from it)
     durable = True
     config: Any
 
@@ -67,7 +68,7 @@ class NeuralFamily(RowFamily):
         raise NotImplementedError
 
     def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
-        return Fitted([net], self.draw, eval_seed, extra)
+        return Fitted([net], self.draw, [eval_seed], extra)
 
     def fit(
         self, parts: Sequence[Part], world: World, rng: np.random.Generator, previous: Fitted | None = None
@@ -84,7 +85,7 @@ class NeuralFamily(RowFamily):
 
     def save(self, params: Fitted, folder: Path, world: World) -> None:
         save_module(params.models[0], folder / "model.safetensors")
-        (folder / "model.json").write_text(json.dumps({"eval_seed": params.eval_seed, "extra": params.extra}))
+        (folder / "model.json").write_text(json.dumps({"eval_seed": params.eval_seeds[0], "extra": params.extra}))
         self.preview(params, folder, world)
 
     def preview(self, params: Fitted, folder: Path, world: World) -> None:

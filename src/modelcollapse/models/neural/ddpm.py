@@ -110,7 +110,7 @@ class DDPMFamily(NeuralFamily):
         return {"mean": mean.tolist(), "std": std.tolist()}
 
     def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
-        return Fitted([net], lambda m, n, r: self._draw(m, n, r, extra), eval_seed, extra)
+        return Fitted([net], lambda m, n, r: self._draw(m, n, r, extra), [eval_seed], extra)
 
     def _draw(self, net: Denoiser, n: int, rng: np.random.Generator, extra: dict[str, Any]) -> np.ndarray:
         z = net.sample(n, self.dim, generator(rng, self.torch_device)).double().cpu().numpy()

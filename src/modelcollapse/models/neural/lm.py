@@ -129,7 +129,7 @@ class LMFamily(NeuralFamily):
         return {}
 
     def fitted(self, net: torch.nn.Module, eval_seed: int, extra: dict[str, Any], world: World) -> Fitted:
-        return Fitted([net], partial(self.draw, prompts=world.train.cols["x"][0]), eval_seed, extra)
+        return Fitted([net], partial(self.draw, prompts=world.train.cols["x"][0]), [eval_seed], extra)
 
     def preview(self, params: Fitted, folder: Path, world: World) -> None:
         """Also the first 20 evaluation samples as text (``samples.txt``)."""
