@@ -67,9 +67,11 @@ def pinv_solve(g: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     eigendecomposition with eigenvalues below ``PINV_RTOL * max`` dropped.
     """
     try:
-        return _chol_solve(np.linalg.cholesky(g), rhs)
+        np.linalg.cholesky(g)  # succeeds only where every matrix is numerically positive definite
     except np.linalg.LinAlgError:
         pass
+    else:
+        return np.linalg.solve(g, rhs[..., None])[..., 0]  # one LU solve: fewer flops than two on the factor
     out = np.empty_like(rhs)
     for b in range(g.shape[0]):
         try:

@@ -171,8 +171,10 @@ class LinearRegressionFamily(Family):
         return RegressionParams(w, np.clip(rss, 0.0, None) / np.maximum(divisor, 1.0))
 
     def _weighted_gram(self, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """``X^T diag(counts) X + alpha I`` per replicate: the n d^2 product that bounds a subsample's fit."""
-        gram = np.swapaxes(x, 1, 2) @ (counts[:, :, None] * x)
+        """``X^T diag(counts) X + alpha I`` per replicate: the n d^2 product that bounds a subsample's fit
+        (as ``S^T S`` with ``S = sqrt(counts) X``, which BLAS computes as a symmetric rank-k update)."""
+        s = np.sqrt(counts)[:, :, None] * x
+        gram = np.swapaxes(s, 1, 2) @ s
         if self.config.alpha:
             gram += self.config.alpha * np.eye(x.shape[2])
         return gram

@@ -44,11 +44,11 @@ def journal(exp: Experiment, workflow: Any, folder: Path) -> Journal:
     return Journal(folder / workflow.label, folder.parent.parent / f"chain-{key[:16]}" / folder.name, upto)
 
 
-POOL_BYTES_PER_BLOCK = 1 << 30
+POOL_BYTES_PER_BLOCK = 1 << 28
 
 
 def block_size(exp: Experiment) -> int:
-    """Replicates computed together (a batch axis): the family's block, shrunk so a row pool stays under 1 GiB.
+    """Replicates computed together (a batch axis): the family's block, shrunk so a row pool stays under 256 MiB.
 
     A pure function of the config (never of ``replicates``), so that the chunks a folder holds stay the
     same chunks when a rerun asks for more replicates.

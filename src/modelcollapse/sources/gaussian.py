@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -22,6 +23,11 @@ class GaussianTruth:
     @property
     def chol(self) -> np.ndarray:
         return np.linalg.cholesky(self.cov)
+
+    @cached_property
+    def logdet(self) -> float:
+        """log det cov, once (metrics read it every generation)."""
+        return float(np.linalg.slogdet(self.cov)[1])
 
 
 @dataclass(frozen=True)
