@@ -48,6 +48,7 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 
 bench: $(STAMP)
+	$(BIN)/python benches/bench_speed.py
 	$(BIN)/python benches/bench_grid.py
 	$(BIN)/python benches/bench_lm.py
 	$(BIN)/python benches/bench_sweep.py

@@ -286,7 +286,6 @@ RUN_TABLES = 6  # cells whose table `run` prints; `show` prints them all
 
 
 def _show(folder: Path, generation: list[int] | None, metric: list[str] | None, limit: int | None = None) -> None:
-    from modelcollapse.report.grid import declared_axes
     from modelcollapse.store import Store
 
     _results(folder)
@@ -296,6 +295,8 @@ def _show(folder: Path, generation: list[int] | None, metric: list[str] | None, 
         sweep = store.sweep_columns()
         grid, declared = None, {}
         if set(GRID_AXES) <= set(sweep):  # real-synthetic cells: each at its last generation, as a grid
+            from modelcollapse.report.grid import declared_axes  # lazy: it loads SciPy's statistics (1 s)
+
             grid = store.summary(None, metric)  # every generation; _show_grid keeps each cell's last
             sweep = [c for c in sweep if c not in GRID_AXES]
             df, grid = df[df.n_real.isna()], grid[grid.n_real.notna()]

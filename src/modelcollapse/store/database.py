@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 DB_NAME = "results.duckdb"
 GRID_AXES = ("n_real", "n_syn")  # the sweep columns of a real-synthetic grid
-FIXED = ("experiment", "config_hash", "workflow", "replicate", "generation", "metric", "value")
 TABLES = ("results", "chunks", "cells", "failures", "runs", "experiments")
 
 
@@ -38,6 +37,20 @@ def _duckdb():  # type: ignore[no-untyped-def]
     import duckdb  # lazy: importing the package must stay light
 
     return duckdb
+
+
+# What each fixed results column is made of when a chunk is written: "?" for the chunk's constants (query
+# parameters), else a column of its Arrow table; NaN ("not defined for this setting") is stored as NULL.
+CHUNK_ROWS = {
+    "experiment": "?",
+    "config_hash": "?",
+    "workflow": "workflow::VARCHAR",
+    "replicate": "replicate",
+    "generation": "generation",
+    "metric": "metric::VARCHAR",
+    "value": "CASE WHEN isnan(value) THEN NULL ELSE value END",
+}
+FIXED = tuple(CHUNK_ROWS)  # the results columns every row has; a swept field never takes one of their names
 
 
 def _col(name: str) -> str:
@@ -233,31 +246,33 @@ class Store:
         results: Mapping[str, Mapping[str, np.ndarray]],
         seconds: float,
     ) -> int:
-        """Store ``results[workflow][metric]`` of shape (generations, replicates) atomically."""
-        import pandas as pd  # lazy, like duckdb: importing the package must stay light
+        """Store ``results[workflow][metric]`` of shape (generations, replicates) atomically.
 
-        frames = []
-        for workflow, metrics in results.items():
-            for metric, values in metrics.items():
-                gens, reps = values.shape
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "workflow": workflow,
-                            "replicate": np.tile(np.arange(first, first + reps, dtype=np.int32), gens),
-                            "generation": np.repeat(np.arange(1, gens + 1, dtype=np.int32), reps),
-                            "metric": metric,
-                            "value": values.ravel(),
-                        }
-                    )
-                )
-        df = pd.concat(frames, ignore_index=True)
-        df.insert(0, "config_hash", key)
-        df.insert(0, "experiment", experiment)
-        for k, v in point.items():
-            df[column(k)] = cell_value(v)
-        reps = next(iter(next(iter(results.values())).values())).shape[1]
-        cols = ", ".join(_col(c) for c in df.columns)
+        The rows are built as whole columns (one Arrow table a chunk); the columns every row of the chunk
+        shares (experiment, cell, swept values) go in as query parameters; NaN is stored as NULL.
+        """
+        import pyarrow as pa  # lazy, like duckdb: importing the package must stay light
+
+        parts = [(w, m, np.asarray(v, float)) for w, metrics in results.items() for m, v in metrics.items()]
+        index = np.repeat(np.arange(len(parts), dtype=np.int32), [v.size for *_, v in parts])
+        table = pa.table(
+            {
+                "workflow": pa.DictionaryArray.from_arrays(index, pa.array([w for w, _, _ in parts])),
+                "metric": pa.DictionaryArray.from_arrays(index, pa.array([m for _, m, _ in parts])),
+                "replicate": np.concatenate(
+                    [np.tile(np.arange(first, first + v.shape[1], dtype=np.int32), v.shape[0]) for *_, v in parts]
+                ),
+                "generation": np.concatenate(
+                    [np.repeat(np.arange(1, v.shape[0] + 1, dtype=np.int32), v.shape[1]) for *_, v in parts]
+                ),
+                "value": np.concatenate([v.ravel() for *_, v in parts]),
+            }
+        )
+        swept = [column(k) for k in point]
+        cols = ", ".join(_col(c) for c in [*CHUNK_ROWS, *swept])
+        values = ", ".join([*CHUNK_ROWS.values(), *["?"] * len(swept)])
+        constants = [experiment, key, *(cell_value(v) for v in point.values())]
+        reps = parts[0][2].shape[1]
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.execute(
@@ -266,15 +281,15 @@ class Store:
             )
             self.con.execute("DELETE FROM chunks WHERE config_hash = ? AND block = ?", [key, block])
             self.con.execute("DELETE FROM failures WHERE config_hash = ? AND block = ?", [key, block])
-            self.con.register("chunk_df", df)
-            self.con.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM chunk_df")
-            self.con.unregister("chunk_df")
+            self.con.register("chunk_rows", table)
+            self.con.execute(f"INSERT INTO results ({cols}) SELECT {values} FROM chunk_rows", constants)
+            self.con.unregister("chunk_rows")
             self.con.execute("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", [key, block, reps, seconds, time.time()])
             self.con.execute("COMMIT")
         except BaseException:
             rollback(self.con)
             raise
-        return len(df)
+        return table.num_rows
 
     def record_failure(self, key: str, block: int, experiment: str, point: Mapping[str, Any], error: str) -> None:
         """A chunk that raised: kept with its error until a rerun computes it."""
