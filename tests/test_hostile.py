@@ -79,6 +79,24 @@ def test_another_config_under_the_same_name_is_refused(tmp_path: Path, folder: P
     assert digest(folder) == before
 
 
+def test_a_folder_written_with_block_streams_is_refused(tmp_path: Path, folder: Path) -> None:
+    """Before each replicate had its own stream, a block of replicates shared one: such a folder's numbers
+    cannot be extended by this version's (its identity does not record ``random_streams``)."""
+    con = duckdb.connect(str(folder / "results.duckdb"))
+    fields = json.loads(con.execute("SELECT fields FROM experiments").fetchone()[0])
+    del fields["random_streams"]
+    con.execute("UPDATE experiments SET fields = ?", [json.dumps(fields)])
+    con.close()
+    before = digest(folder)
+    res = cli("run", config(tmp_path, CFG), "--out", folder)
+    assert res.exit_code == 2
+    assert error_line(res) == (
+        f'{folder} holds another experiment: random_streams is not set there, "one per replicate" here; '
+        "use another --out, or the same config"
+    )
+    assert digest(folder) == before
+
+
 def test_a_new_name_renames_and_fewer_replicates_show_fewer(tmp_path: Path, folder: Path) -> None:
     renamed = run({**CFG, "name": "renamed", "replicates": 2}, folder)
     assert (renamed.chunks_run, renamed.rows) == (0, 0)  # nothing recomputed

@@ -70,9 +70,10 @@ def test_ols_is_pinv(n: int, d: int) -> None:
             np.testing.assert_allclose(w[b], ref, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
-@pytest.mark.parametrize(("n", "d", "k"), [(6, 12, 9), (12, 12, 12), (30, 8, 25)])
+@pytest.mark.parametrize(("n", "d", "k"), [(6, 12, 9), (12, 12, 12), (30, 8, 25), (160, 30, 150)])
 def test_ols_on_duplicated_design_rows_is_pinv(n: int, d: int, k: int) -> None:
-    # accumulate-subsample picks design rows with repeats and different labels: still pinv(X_sub) y_sub.
+    # accumulate-subsample picks design rows with repeats and different labels: still pinv(X_sub) y_sub
+    # (the last case has n d^2 > LARGE_GRAM: its Gram matrix is built one replicate at a time).
     rng = np.random.default_rng(3)
     world = RegressionSource(d).world(4, n, rng)
     idx = rng.integers(0, n, size=(4, k))

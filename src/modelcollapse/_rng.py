@@ -92,6 +92,8 @@ class Streams:
     def _shape(self, size: Any, *params: Any) -> tuple[int, ...]:
         if size is None:
             shape = np.broadcast_shapes(*(np.shape(p) for p in params))
+        elif isinstance(size, tuple):
+            shape = tuple(int(s) for s in size)
         else:
             shape = tuple(map(int, np.atleast_1d(size)))
         if not shape or shape[0] != len(self):
@@ -178,6 +180,12 @@ class Streams:
     def spawn(self, n: int) -> list[Streams]:
         children = [g.spawn(n) for g in self._gens]
         return [Streams([c[i] for c in children]) for i in range(n)]
+
+
+def held_out(streams: Streams) -> Streams:
+    """The streams of a block's held-out rows: children of ``streams``, so that drawing them (or not, when
+    no metric reads them) changes nothing else."""
+    return Streams([g.spawn(1)[0] for g in streams], buffered=False)
 
 
 def as_streams(rng: Streams | np.random.Generator, batch: int) -> Streams:

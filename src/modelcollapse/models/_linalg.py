@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from modelcollapse._rng import Streams
@@ -53,6 +55,8 @@ def logdet_from_factor(f: np.ndarray, tri: np.ndarray) -> np.ndarray:
         return out
     diag = np.abs(np.diagonal(f, axis1=-2, axis2=-1))
     with np.errstate(divide="ignore"):
+        if tri.all():  # the usual case, without indexing
+            return 2.0 * np.log(diag).sum(-1)
         out[tri] = 2.0 * np.log(diag[tri]).sum(-1)
     for b in np.flatnonzero(~tri):
         sign, logdet = np.linalg.slogdet(f[b])
@@ -100,8 +104,13 @@ def bartlett(rng: Streams, batch: int, k: int, dof: int) -> np.ndarray:
     Only the ``k(k-1)/2`` entries below the diagonal are drawn.
     """
     a = np.zeros((batch, k, k))
-    rows, cols = np.tril_indices(k, -1)
+    rows, cols = _below_diagonal(k)
     a[:, rows, cols] = rng.standard_normal((batch, len(rows)))
     idx = np.arange(k)
     a[:, idx, idx] = np.sqrt(rng.chisquare(dof - idx, size=(batch, k)))
     return a
+
+
+@functools.cache
+def _below_diagonal(k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(k, -1)

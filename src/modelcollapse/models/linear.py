@@ -23,6 +23,8 @@ from modelcollapse.registry import MODELS, Estimator, Positive
 from modelcollapse.sources.base import World
 from modelcollapse.sources.regression import inputs_of
 
+LARGE_GRAM = 100_000  # n d^2 above which a subsample's Gram matrix is built per replicate (the loop is cheap)
+
 
 @dataclass(frozen=True)
 class RegressionStats:
@@ -173,8 +175,16 @@ class LinearRegressionFamily(Family):
     def _weighted_gram(self, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """``X^T diag(counts) X + alpha I`` per replicate: the n d^2 product that bounds a subsample's fit
         (as ``S^T S`` with ``S = sqrt(counts) X``, which BLAS computes as a symmetric rank-k update)."""
-        s = np.sqrt(counts)[:, :, None] * x
-        gram = np.swapaxes(s, 1, 2) @ s
+        batch, n, d = x.shape
+        if n * d * d < LARGE_GRAM:
+            s = np.sqrt(counts)[:, :, None] * x
+            gram = np.swapaxes(s, 1, 2) @ s
+        else:  # one replicate at a time, over the rows it drew (about 63% of them in a subsample)
+            gram = np.empty((batch, d, d))
+            for b in range(batch):
+                drawn = counts[b] > 0
+                s = x[b, drawn] * np.sqrt(counts[b, drawn])[:, None]
+                gram[b] = s.T @ s
         if self.config.alpha:
             gram += self.config.alpha * np.eye(x.shape[2])
         return gram

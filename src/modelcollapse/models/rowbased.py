@@ -49,7 +49,7 @@ def real_cov_trace(world: World) -> np.ndarray:
     """tr of the real covariance: the truth's when known, else the held-out set's, per replicate."""
     cov = getattr(world.truth, "cov", None)
     if cov is not None:
-        return np.full(world.test.batch, float(np.trace(cov)))
+        return np.full(world.train.batch, float(np.trace(cov)))
     x = world.test.cols["x"]
     return np.array([np.trace(np.atleast_2d(np.cov(xb, rowvar=False))) for xb in x])
 

@@ -78,8 +78,8 @@ def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[s
     first = block * size
     keep = min(size, exp.replicates - first)
     n, gens = exp.samples_per_generation, exp.generations
+    world = exp.source.build().world(keep, n, Streams.keyed(exp.seed, real_key(exp), first, keep))
     buffered = not family.durable  # a durable chain resumes from its generator's saved state alone
-    world = exp.source.build().world(keep, n, Streams.keyed(exp.seed, real_key(exp), first, keep, buffered))
     table = exp.metric_table()
     metrics = {m: table[m] for m in exp.metric_names()}
     return {

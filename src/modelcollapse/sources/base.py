@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -13,24 +12,34 @@ from modelcollapse.data import Rows
 from modelcollapse.registry import Config
 
 
-@dataclass
 class World:
     """The real side of one block of replicates.
 
     ``train`` is the real data set ``D_0``; ``test`` is held out and never trained
-    on; ``truth`` holds the true parameters where they are known. ``draw`` gives
-    fresh real rows and ``covariates`` the inputs that a conditional model is
-    asked to label (the fixed design, or fresh inputs), each replicate from its
-    own stream. ``cache`` is scratch
-    space for per-block precomputations of a model family.
+    on (given as rows, or as a function drawing them when a metric first reads them:
+    metrics computed from the truth cost no test draws); ``truth`` holds the true
+    parameters where they are known. ``draw`` gives fresh real rows and
+    ``covariates`` the inputs that a conditional model is asked to label (the fixed
+    design, or fresh inputs), each replicate from its own stream. ``cache`` is
+    scratch space for per-block precomputations of a model family.
     """
 
-    train: Rows
-    test: Rows
-    truth: Any
-    draw: Callable[[int, Streams], Rows]
-    covariates: Callable[[int, Streams], np.ndarray] | None = None
-    cache: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        train: Rows,
+        test: Rows | Callable[[], Rows],
+        truth: Any,
+        draw: Callable[[int, Streams], Rows],
+        covariates: Callable[[int, Streams], np.ndarray] | None = None,
+    ) -> None:
+        self.train, self._test, self.truth, self.draw, self.covariates = train, test, truth, draw, covariates
+        self.cache: dict[str, Any] = {}
+
+    @property
+    def test(self) -> Rows:
+        if not isinstance(self._test, Rows):
+            self._test = self._test()
+        return self._test
 
 
 class Source(Protocol):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
-from modelcollapse._rng import Streams, as_streams
+from modelcollapse._rng import Streams, as_streams, held_out
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
 from modelcollapse.sources.base import SourceConfig, World
@@ -48,7 +48,7 @@ class CategoricalSource:
             return Rows({"x": np.minimum(x, len(self.p) - 1)})
 
         streams = as_streams(rng, batch)
-        return World(draw(n, streams), draw(self.test_samples, streams), self.p, draw)
+        return World(draw(n, streams), lambda: draw(self.test_samples, held_out(streams)), self.p, draw)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class BernoulliSource:
             return Rows({"x": (g.random((batch, m)) < self.p).astype(np.int64)})
 
         streams = as_streams(rng, batch)
-        return World(draw(n, streams), draw(self.test_samples, streams), self.p, draw)
+        return World(draw(n, streams), lambda: draw(self.test_samples, held_out(streams)), self.p, draw)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class PoissonSource:
             return Rows({"x": g.poisson(self.rate, (batch, m))})
 
         streams = as_streams(rng, batch)
-        return World(draw(n, streams), draw(self.test_samples, streams), self.rate, draw)
+        return World(draw(n, streams), lambda: draw(self.test_samples, held_out(streams)), self.rate, draw)
 
 
 @SOURCES.register

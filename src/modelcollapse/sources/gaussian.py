@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from pydantic import PositiveInt, model_validator
 
-from modelcollapse._rng import Streams, as_streams
+from modelcollapse._rng import Streams, as_streams, held_out
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
 from modelcollapse.sources.base import SourceConfig, World
@@ -47,7 +47,7 @@ class GaussianSource:
             return Rows({"x": self.mean + z @ chol.T})
 
         streams = as_streams(rng, batch)
-        return World(draw(n, streams), draw(self.test_samples, streams), truth, draw)
+        return World(draw(n, streams), lambda: draw(self.test_samples, held_out(streams)), truth, draw)
 
 
 @SOURCES.register

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from modelcollapse._rng import Streams, as_streams
+from modelcollapse._rng import Streams, as_streams, held_out
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive
 from modelcollapse.sources.base import SourceConfig, World
@@ -59,7 +59,11 @@ class RegressionSource:
             return Rows({"x": x, "y": y})
 
         train = label(inputs(n, streams), streams)
-        test = label(inputs(self.test_samples, streams), streams)
+
+        def test() -> Rows:
+            other = held_out(streams)
+            return label(inputs(self.test_samples, other), other)
+
         fixed = self.design == "fixed"
         x0 = train.cols["x"]
         if fixed:
