@@ -275,10 +275,13 @@ class Store:
         reps = parts[0][2].shape[1]
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute(
-                "DELETE FROM results WHERE config_hash = ? AND replicate >= ? AND replicate < ?",
-                [key, first, first + reps],
-            )
+            # Rows are only ever stored with their chunk's marker: a cell without markers has no rows to
+            # replace, and the scan of the results table that finding them costs is spared.
+            if self.con.execute("SELECT count(*) FROM chunks WHERE config_hash = ?", [key]).fetchone()[0]:
+                self.con.execute(
+                    "DELETE FROM results WHERE config_hash = ? AND replicate >= ? AND replicate < ?",
+                    [key, first, first + reps],
+                )
             self.con.execute("DELETE FROM chunks WHERE config_hash = ? AND block = ?", [key, block])
             self.con.execute("DELETE FROM failures WHERE config_hash = ? AND block = ?", [key, block])
             self.con.register("chunk_rows", table)
