@@ -67,16 +67,19 @@ def folder(tmp_path: Path) -> Path:
 # --- one experiment per folder -------------------------------------------------------------------------
 
 
-def test_another_config_under_the_same_name_is_refused(tmp_path: Path, folder: Path) -> None:
+def refused_run(tmp_path: Path, folder: Path, cfg: dict[str, Any], why: str) -> None:
+    """``run`` of ``cfg`` into ``folder`` exits 2 with ``{folder} holds another experiment: {why}; ...``
+    and leaves its bytes as they were."""
     before = digest(folder)
-    other = {**CFG, "source": {"kind": "gaussian", "dim": 8}, "model": {"kind": "gaussian", "covariance": "diagonal"}}
-    res = cli("run", config(tmp_path, other), "--out", folder)
+    res = cli("run", config(tmp_path, cfg), "--out", folder)
     assert res.exit_code == 2
-    assert error_line(res) == (
-        f'{folder} holds another experiment: model.covariance is "full" there, "diagonal" here (and 1 more); '
-        "use another --out, or the same config"
-    )
+    assert error_line(res) == f"{folder} holds another experiment: {why}; use another --out, or the same config"
     assert digest(folder) == before
+
+
+def test_another_config_under_the_same_name_is_refused(tmp_path: Path, folder: Path) -> None:
+    other = {**CFG, "source": {"kind": "gaussian", "dim": 8}, "model": {"kind": "gaussian", "covariance": "diagonal"}}
+    refused_run(tmp_path, folder, other, 'model.covariance is "full" there, "diagonal" here (and 1 more)')
 
 
 def test_a_folder_written_with_block_streams_is_refused(tmp_path: Path, folder: Path) -> None:
@@ -87,14 +90,7 @@ def test_a_folder_written_with_block_streams_is_refused(tmp_path: Path, folder: 
     del fields["random_streams"]
     con.execute("UPDATE experiments SET fields = ?", [json.dumps(fields)])
     con.close()
-    before = digest(folder)
-    res = cli("run", config(tmp_path, CFG), "--out", folder)
-    assert res.exit_code == 2
-    assert error_line(res) == (
-        f'{folder} holds another experiment: random_streams is not set there, "one per replicate" here; '
-        "use another --out, or the same config"
-    )
-    assert digest(folder) == before
+    refused_run(tmp_path, folder, CFG, 'random_streams is not set there, "one per replicate" here')
 
 
 def test_a_new_name_renames_and_fewer_replicates_show_fewer(tmp_path: Path, folder: Path) -> None:
