@@ -8,7 +8,13 @@ the bytes. Both trees run on this machine in this run, so BLAS and platform diff
     python benches/same_numbers.py --base main --replicates 10
     python benches/same_numbers.py --reproduction kazdan2024-kde --config my.yaml   # other jobs instead
 
-A refactoring must leave every line equal; a change that alters numbers on purpose says so.
+A refactoring must leave every line equal; a change that alters numbers on purpose says so, and
+``--distributions`` then checks that it changed only the random numbers, not their law: every series
+(cell, workflow, metric, generation) is compared across replicates with a Mann-Whitney rank test (heavy
+tails, e.g. variances under replace, make tests of means useless), and the run fails when the smallest
+p-value, Bonferroni-corrected over the series, is below 0.001.
+
+    python benches/same_numbers.py --base REV --replicates 200 --distributions
 """
 
 from __future__ import annotations
@@ -74,12 +80,32 @@ def differences(before: Path, after: Path) -> list[str]:
     return out
 
 
+def same_law(before: Path, after: Path) -> tuple[int, int, float]:
+    """(series, series with p < 0.001, smallest p) of rank tests between the replicates before and after."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import mannwhitneyu
+
+    a, b = pd.read_csv(before), pd.read_csv(after)
+    keys = [c for c in a.columns if c not in ("value", "config_hash", "replicate")]
+    later = {k: g.value.to_numpy() for k, g in b.groupby(keys, dropna=False)}
+    ps = []
+    for key, part in a.groupby(keys, dropna=False):
+        x, y = part.value.to_numpy(), later.get(key, np.array([]))
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+        if len(x) < 5 or len(y) < 5 or (np.ptp(x) == 0 and np.ptp(y) == 0 and x[0] == y[0]):
+            continue  # too few finite values, or a constant (train_size) that agrees
+        ps.append(float(mannwhitneyu(x, y).pvalue))
+    return len(ps), sum(p < 1e-3 for p in ps), min(ps, default=1.0)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="HEAD", help="git revision to compare the working tree with")
     ap.add_argument("--replicates", type=int, default=20, help="replicates of every job (capped)")
     ap.add_argument("--config", action="append", help="a config file to run (default: the demo configs)")
     ap.add_argument("--reproduction", action="append", help="a bundled reproduction (default: two analytic ones)")
+    ap.add_argument("--distributions", action="store_true", help="numbers changed on purpose: compare their laws")
     args = ap.parse_args()
     configs = args.config or ([] if args.reproduction else CONFIGS)
     reproductions = args.reproduction or ([] if args.config else REPRODUCTIONS)
@@ -92,6 +118,8 @@ def main() -> int:
             after = exports(ROOT, Path(tmp) / "after", args.replicates, configs, reproductions)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
+        if args.distributions:
+            return _compare_laws(before, after, args.base)
         differ = [job for job in before if digest(before[job]) != digest(after[job])]
         for job in before:
             print(f"{'same' if job not in differ else 'DIFFERENT':>9}  {job}  {digest(after[job])[:16]}")
@@ -99,6 +127,18 @@ def main() -> int:
                 print(f"{'':>11}{line}")
     print(f"{len(before) - len(differ)} of {len(before)} exports byte-identical to {args.base}")
     return 1 if differ else 0
+
+
+def _compare_laws(before: dict[str, Path], after: dict[str, Path], base: str) -> int:
+    worst = 1.0
+    for job in before:
+        series, low, p = same_law(before[job], after[job])
+        worst = min(worst, p * series)
+        print(f"{job}: {series} series, {low} with p < 0.001 (expected {series / 1000:.1f}), "
+              f"smallest p {p:.2g} (x {series} series: {min(1.0, p * series):.2g})")
+    verdict = "the same law" if worst >= 1e-3 else "DIFFERENT laws"
+    print(f"{verdict} as {base}: smallest Bonferroni-corrected p {min(worst, 1.0):.2g}")
+    return 0 if worst >= 1e-3 else 1
 
 
 if __name__ == "__main__":
