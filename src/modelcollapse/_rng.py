@@ -16,6 +16,9 @@ from typing import Any, overload
 import numpy as np
 
 RUN_VALUES = 1024  # values per replicate a buffered draw takes ahead (draws of more than 1/8 of it are direct)
+# Draws with parameters that are drawn ahead: those whose parameters repeat every generation (a Bartlett
+# factor's chi-squares). A subsample's integers change bound as the pool grows: ahead, they would be waste.
+RUN_METHODS = ("chisquare",)
 STREAMS = "one per replicate"  # how a replicate's numbers are drawn; a results folder records it
 
 
@@ -48,12 +51,12 @@ class Streams:
     on how many). Parameters broadcast against ``size`` as in :class:`numpy.random.Generator`; indexing
     gives one replicate's generator (``streams[b]``) or a sub-batch (``streams[mask]``).
 
-    ``buffered`` streams draw small, repeated draws (the same method, parameters and shape, generation
-    after generation) ahead, a run of them per replicate at a time, and hand them out in order: a numpy
-    call per replicate per generation would cost more than the draws. Each replicate still reads only
-    its own stream, and every replicate refills at the same call, so the numbers depend on neither the
-    block nor the batch; they are not those of unbuffered streams. Durable chains, which save the
-    generator's state to resume, use unbuffered streams.
+    ``buffered`` streams draw small, repeated draws (normals, uniforms and chi-squares of the same
+    parameters and shape, generation after generation) ahead, a run of them per replicate at a time,
+    and hand them out in order: a numpy call per replicate per generation would cost more than the
+    draws. Each replicate still reads only its own stream, and every replicate refills at the same
+    call, so the numbers depend on neither the block nor the batch; they are not those of unbuffered
+    streams. Durable chains, which save the generator's state to resume, use unbuffered streams.
 
     >>> three = Streams.keyed(seed=0, key="00ff00ff", first=0, count=3)
     >>> last_two = Streams.keyed(seed=0, key="00ff00ff", first=1, count=2)
@@ -105,7 +108,7 @@ class Streams:
         # A parameter of lower rank than the draw broadcasts within each replicate as it is; one of full
         # rank varies along the replicate axis too, and each replicate takes its own slice.
         per = [np.ndim(p) == len(shape) for p in params]
-        if self._buffered and not any(per) and math.prod(shape[1:]) <= RUN_VALUES // 8:
+        if self._buffered and method in RUN_METHODS and not any(per) and math.prod(shape[1:]) <= RUN_VALUES // 8:
             return self._from_run(method, shape[1:], params)
         params = tuple(np.broadcast_to(p, shape) if v else p for p, v in zip(params, per, strict=True))
         out: np.ndarray | None = None
