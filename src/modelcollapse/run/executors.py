@@ -85,8 +85,7 @@ def compute(chunk: Any) -> tuple[Values | str, float]:
         res = run_block(chunk.exp, chunk.block, chunk.folder)
     except Exception as err:  # recorded with the chunk; the sweep goes on
         return f"{type(err).__name__}: {err}".splitlines()[0], time.perf_counter() - t0
-    trimmed = {w: {m: v[:, : chunk.keep] for m, v in r.items()} for w, r in res.items()}
-    return trimmed, time.perf_counter() - t0
+    return res, time.perf_counter() - t0
 
 
 def _cost(chunk: Any) -> float:

@@ -188,6 +188,6 @@ def simulate_experiment(exp: Experiment) -> dict[str, dict[str, np.ndarray]]:
     _, nblocks = block_count(exp)
     blocks = [run_block(exp, b) for b in range(nblocks)]
     return {
-        w: {m: np.concatenate([b[w][m] for b in blocks], axis=1)[:, : exp.replicates] for m in blocks[0][w]}
+        w: {m: np.concatenate([b[w][m] for b in blocks], axis=1) for m in blocks[0][w]}
         for w in blocks[0]
     }
