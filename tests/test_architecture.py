@@ -23,6 +23,7 @@ RANK = {
     "sources": 2,
     "models": 3,
     "workflows": 3,
+    "selection": 4,
     "metrics": 4,
     "store": 5,
     "run": 6,

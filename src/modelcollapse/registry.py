@@ -119,7 +119,7 @@ class Registry:
     """
 
     def __init__(self, concept: str, modules: tuple[str, ...] = (), lazy: Mapping[str, str] | None = None) -> None:
-        self.concept = concept  # "source", "model" or "workflow"
+        self.concept = concept  # "source", "model", "workflow" or "stage"
         self._modules, self._lazy = modules, dict(lazy or {})
         self._kinds: dict[str, type[Config]] = {}
         self._aliases: dict[str, str] = {}
@@ -304,3 +304,10 @@ MODELS = Registry(
     },
 )
 WORKFLOWS = Registry("workflow", modules=("modelcollapse.workflows.rules",))
+STAGES = Registry(
+    "stage",
+    modules=(
+        "modelcollapse.selection.verifier",
+        "modelcollapse.selection.curate",
+    ),
+)

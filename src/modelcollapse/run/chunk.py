@@ -31,6 +31,8 @@ def real_key(exp: Experiment) -> str:
 
 def chain_key(exp: Experiment, workflow: Any) -> str:
     parts = [exp.source.model_dump(mode="json"), exp.model.model_dump(mode="json"), workflow.chain()]
+    if exp.selection:  # selection changes what a chain draws (an experiment without one keeps its streams)
+        parts.append([[s.model_dump(mode="json") for s in exp.selection], exp.selection_mode])
     return stable_hash(["chain", parts, exp.samples_per_generation])
 
 
@@ -51,9 +53,12 @@ def block_size(exp: Experiment) -> int:
     """Replicates computed together (a batch axis): the family's block, shrunk so a row pool stays under 256 MiB.
 
     A pure function of the config (never of ``replicates``), so that the chunks a folder holds stay the
-    same chunks when a rerun asks for more replicates.
+    same chunks when a rerun asks for more replicates. A selection that keeps its survivors runs one
+    replicate per block.
     """
     size = exp.family().block
+    if exp.selection and exp.selection_mode == "survivors":
+        return 1  # survivors differ in number between replicates: a batch axis cannot hold them
     n, gens = exp.samples_per_generation, exp.generations
     if any(exp.built(wf).needs_rows for wf in exp.workflow):
         per_replicate = n * gens * exp.source.row_bytes
@@ -91,6 +96,7 @@ def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[s
             Streams.keyed(exp.seed, chain_key(exp, wf), first, keep, buffered),
             metrics,
             None if folder is None else journal(exp, wf, folder),
+            exp.selected(),
         )
         for wf in exp.workflow
     }

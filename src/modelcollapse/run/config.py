@@ -29,6 +29,7 @@ from modelcollapse.models.custom import register_model
 from modelcollapse.registry import (
     MODELS,
     SOURCES,
+    STAGES,
     WORKFLOWS,
     Config,
     Fraction,
@@ -39,6 +40,8 @@ from modelcollapse.registry import (
     UnknownKind,
     short,
 )
+from modelcollapse.selection.base import Setting
+from modelcollapse.selection.pipeline import Mode, Selection, series
 from modelcollapse.workflows.base import Workflow
 
 __all__ = ["Experiment", "GridConfig", "register_model", "stored"]
@@ -69,6 +72,7 @@ def _parser(registry: Registry) -> BeforeValidator:
 SourceField = Annotated[Any, _parser(SOURCES)]
 ModelField = Annotated[Any, _parser(MODELS)]
 WorkflowField = Annotated[Any, _parser(WORKFLOWS)]
+StageField = Annotated[Any, _parser(STAGES)]
 
 
 class GridConfig(Config):
@@ -106,6 +110,8 @@ class Experiment(Config):
     generations: Annotated[int, Field(gt=0, le=2**31 - 1)]  # the results table's columns are 32-bit
     replicates: Annotated[int, Field(gt=0, le=2**31 - 1)]
     seed: Seed = 0
+    selection: list[StageField] = Field(default_factory=list)  # stages screening each synthetic batch, in order
+    selection_mode: Mode = "oversample"  # oversample: sizes hold; survivors: sizes count what passes
     metrics: list[str] | None = None
     sweep: dict[str, Any] | None = None  # expanded by run.loading.expand: lists, and zip groups
     grid: dict[str, Any] | None = None  # a real-synthetic grid, expanded by run.loading.expand
@@ -117,6 +123,11 @@ class Experiment(Config):
     def _workflow_list(cls, v: Any) -> Any:
         items = v if isinstance(v, list) else [v]
         return [{"kind": w} if isinstance(w, str) else w for w in items]
+
+    @field_validator("selection", mode="before")
+    @classmethod
+    def _stage_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, dict | str) else v
 
     @field_validator("workflow")
     @classmethod
@@ -153,6 +164,7 @@ class Experiment(Config):
                     f"workflow[{i}]: real-synthetic measures generation generator + 1 = {wf.shared_generations + 1}; "
                     f"generations is {self.generations}"
                 )
+        self._stages_fit()
         if self.metrics is not None:
             known = self.metric_table()
             for m in self.metrics:
@@ -160,6 +172,17 @@ class Experiment(Config):
                     raise ValueError(f"metrics: unknown metric {short(m)}; allowed: {', '.join(known)}")
         self._enough_rows()
         return self
+
+    def _stages_fit(self) -> None:
+        setting = Setting(self.source, self.model)
+        labels = [stage.label for stage in self.selection]
+        for i, stage in enumerate(self.selection):
+            if labels.count(stage.label) > 1:
+                raise ValueError(f"selection[{i}]: stage names must be unique, {short(stage.label)} is used twice")
+            try:
+                stage.check(setting)
+            except ValueError as err:
+                raise ValueError(f"selection[{i}]: {err}") from None
 
     def _enough_rows(self) -> None:
         """A family that needs more rows than a generation trains on (an unbiased estimate's divisor) is refused."""
@@ -205,13 +228,24 @@ class Experiment(Config):
     def portable(self) -> bool:
         """True when every kind is the package's own, so a fresh worker process can rebuild this config."""
         pairs = [(SOURCES, self.source), (MODELS, self.model), *((WORKFLOWS, w) for w in self.workflow)]
-        return all(registry.is_builtin(c.kind) for registry, c in pairs)
+        pairs += [(STAGES, s) for s in self.selection]
+        return all(registry.is_builtin(c.kind) and getattr(c, "portable", True) for registry, c in pairs)
+
+    def selected(self) -> Selection | None:
+        """The selection stages of one chain, built anew (a stage may hold state across generations)."""
+        if not self.selection:
+            return None
+        return Selection.build(self.selection, self.selection_mode, Setting(self.source, self.model))
 
     def metric_table(self) -> dict[str, Metric]:
         return table(self.family(), self.source)
 
     def metric_names(self) -> list[str]:
         return list(self.metrics) if self.metrics is not None else list(self.metric_table())
+
+    def recorded(self) -> list[str]:
+        """Every series a chain records: the metrics, ``train_size`` and the selection's values."""
+        return [*self.metric_names(), "train_size", *series(self.selection)]
 
 
 def stored(config: dict[str, Any]) -> Experiment:

@@ -20,6 +20,7 @@ from modelcollapse._rng import Streams
 from modelcollapse.data import Part
 from modelcollapse.models.base import Family, Metric
 from modelcollapse.run.journal import Journal
+from modelcollapse.selection.pipeline import Selection, series
 from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Workflow, training_size
 
@@ -34,14 +35,18 @@ def simulate(
     rng: Streams,
     metrics: Mapping[str, Metric],
     journal: Journal | None = None,
+    selection: Selection | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``generations`` generations, measuring ``metrics``; returns ``{metric: array (generations, B)}``.
 
     ``rng`` holds one stream per replicate. ``train_size`` (rows in each generation's training set) is
-    always recorded.
+    always recorded, and so are the values of a ``selection`` that screens every synthetic batch
+    (NaN in generation 1, which trains on real data alone).
     """
     batch = world.train.batch
     out = {m: np.empty((generations, batch)) for m in (*metrics, TRAIN_SIZE)}
+    selected = series(selection.configs) if selection is not None else []
+    out |= {v: np.full((generations, batch), np.nan) for v in selected}
     durable = family.durable
     journal = journal if durable else None
     step_rng = rng.spawn(1)[0] if durable else rng
@@ -55,7 +60,19 @@ def simulate(
     def fit(parts: Sequence[Part], previous: object) -> object:
         return family.fit(parts, world, draws, previous if family.warm_start else None)
 
+    def synthetic(t: int, params: object, m: int) -> object:
+        if selection is None:
+            return family.sample(params, m, draws, world, rows=workflow.needs_rows)
+        rows, values = selection.draw(
+            lambda k, s: family.sample(params, k, s if family.streams else s[0], world, rows=True), m, t, world, rng
+        )
+        for v in selected:
+            out[v][t - 1] = values[v]
+        return prepare(rows)
+
     def record(t: int, params: object, parts: Sequence[Part], synth: object = None, fresh: object = None) -> None:
+        if not training_size(parts):
+            raise ValueError(f"generation {t} has no training rows: the selection kept no synthetic row")
         for m in metrics:
             out[m][t - 1] = metrics[m].fn(params, world)
         out[TRAIN_SIZE][t - 1] = training_size(parts)
@@ -81,7 +98,7 @@ def simulate(
         record(1, params, parts)
     for t in range(max(done, 1) + 1, generations + 1):
         m, k = workflow.synthetic_size(t), workflow.fresh_size(t)
-        synth = family.sample(params, m, draws, world, rows=workflow.needs_rows) if m else None
+        synth = synthetic(t, params, m) if m else None
         fresh = prepare(world.draw(k, rng)) if k else None
         state, parts = workflow.step(state, t, synth, fresh, step_rng)
         params = fit(parts, params)

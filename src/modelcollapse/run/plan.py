@@ -48,16 +48,18 @@ def cost(exp: Experiment) -> Plan:
     pooling workflow keeps, and its metric values)."""
     size = block_size(exp)
     n, gens, reps, flows = exp.samples_per_generation, exp.generations, exp.replicates, len(exp.workflow)
-    metrics = len(exp.metric_names()) + 1  # train_size is always recorded
+    metrics = len(exp.recorded())
     pools = any(exp.built(wf).needs_rows for wf in exp.workflow)
     fit = max([n, *(getattr(wf, "real", 0) + getattr(wf, "synthetic", 0) for wf in exp.workflow)])  # a grid cell
     test = getattr(exp.source, "test_samples", 0) or 0  # held-out rows, drawn once per block
-    data = size * (fit * (gens if pools else 3) + test) * exp.source.row_bytes  # a pool keeps every generation
+    screened = n * (selection.expansion if (selection := exp.selected()) else 1)  # one batch a selection screens
+    rows = fit * (gens if pools else 3) + test + screened  # a pool keeps every generation
+    data = size * rows * exp.source.row_bytes
     return Plan(
         1,
         -(-reps // size),
         reps * flows * gens * metrics,
-        reps * flows * gens * n,
+        reps * flows * gens * screened,
         data + size * gens * metrics * 8 * flows,
     )
 

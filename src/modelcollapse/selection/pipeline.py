@@ -1,0 +1,148 @@
+"""A generation's selection: stages applied in order to synthetic batches, in one of two modes.
+
+* ``oversample``: the workflow's sizes hold. Batches of ``m x expansion`` rows are drawn until ``m``
+  rows per replicate have passed every stage; the first ``m`` that passed are kept.
+* ``survivors``: one batch is drawn and what passes is the synthetic data; the workflow's sizes then
+  count survivors, which differ between replicates (so such a chain runs one replicate at a time).
+
+A replicate that needs another batch draws it from its own stream; the others draw nothing (their
+places in the batch are filled from a scratch generator whose rows are thrown away), so a replicate's
+numbers never depend on the replicates drawn beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from modelcollapse._rng import Streams
+from modelcollapse.data import Rows
+from modelcollapse.selection.base import Generation, Screened, Setting, Stage, StageConfig
+
+Mode = Literal["oversample", "survivors"]
+ACCEPTANCE = "acceptance"
+MAX_ROUNDS = 1000  # batches per generation before a stage that keeps (almost) nothing is refused
+
+
+def series(configs: Sequence[StageConfig]) -> list[str]:
+    """The names of the values a selection records every generation (NaN in generation 1)."""
+    out = [ACCEPTANCE] if configs else []
+    for c in configs:
+        out += [f"{c.label}_{v}" for v in ("acceptance", "score_before", "score_after", *c.records)]
+    return out
+
+
+@dataclass
+class _Tally:
+    """Per replicate, over the batches a replicate drew: rows in and out of one stage, their score sums."""
+
+    batch: int
+    entered: np.ndarray = field(init=False)
+    passed: np.ndarray = field(init=False)
+    score_in: np.ndarray = field(init=False)
+    score_out: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.entered, self.passed, self.score_in, self.score_out = (np.zeros(self.batch) for _ in range(4))
+
+    def add(self, before: np.ndarray, out: Screened, active: np.ndarray) -> None:
+        after = out.keep & before
+        self.entered += np.where(active, before.sum(1), 0)
+        self.passed += np.where(active, after.sum(1), 0)
+        if out.score is not None:
+            with np.errstate(invalid="ignore"):  # a score of -inf (a symbol the truth never draws)
+                self.score_in += np.where(active, np.where(before, out.score, 0.0).sum(1), 0.0)
+                self.score_out += np.where(active, np.where(after, out.score, 0.0).sum(1), 0.0)
+        else:
+            self.score_in[:] = self.score_out[:] = np.nan
+
+    def values(self, label: str) -> dict[str, np.ndarray]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {
+                f"{label}_acceptance": self.passed / self.entered,
+                f"{label}_score_before": self.score_in / self.entered,
+                f"{label}_score_after": self.score_out / self.passed,
+            }
+
+
+@dataclass
+class Selection:
+    """The stages of one chain (built from ``configs``) and its mode."""
+
+    configs: Sequence[StageConfig]
+    stages: list[Stage]
+    mode: Mode = "oversample"
+
+    @classmethod
+    def build(cls, configs: Sequence[StageConfig], mode: Mode, setting: Setting) -> Selection:
+        return cls(configs, [c.build(setting) for c in configs], mode)
+
+    @property
+    def expansion(self) -> int:
+        return math.prod(s.expansion for s in self.stages)
+
+    def draw(
+        self, sample: Callable[[int, Streams], Rows], m: int, t: int, world: object, rng: Streams
+    ) -> tuple[Rows, dict[str, np.ndarray]]:
+        """``m`` selected rows per replicate (``oversample``) or the survivors of one batch, and the values
+        recorded for generation ``t``. ``sample(k, streams)`` draws ``k`` rows per replicate of the newest model."""
+        batch = len(rng)
+        gen = Generation(t, world, rng, lambda k: sample(k, rng))  # type: ignore[arg-type]
+        values: dict[str, np.ndarray] = {}
+        for stage in self.stages:
+            values |= {f"{stage.label}_{k}": np.asarray(v, float) for k, v in stage.start(gen).items()}
+        tallies = [_Tally(batch) for _ in self.stages]
+        size = m * self.expansion
+        active = np.ones(batch, bool)
+        kept, drawn = np.zeros(batch, int), np.zeros(batch)
+        batches: list[tuple[Rows, np.ndarray]] = []
+        for round_ in range(MAX_ROUNDS):
+            streams = rng if round_ == 0 else _only(rng, active)
+            here = Generation(t, gen.world, streams, gen.sample)
+            rows, keep = sample(size, streams), np.ones((batch, size), bool)
+            for stage, tally in zip(self.stages, tallies, strict=True):
+                out = stage.screen(rows, keep, here)
+                tally.add(keep, out, active)
+                rows, keep = out.rows, out.keep & keep
+            keep &= active[:, None]
+            batches.append((rows, keep))
+            kept += keep.sum(1)
+            drawn += np.where(active, size, 0)
+            active = kept < m
+            if self.mode == "survivors" or not active.any():
+                break
+        else:
+            worst = float((kept / drawn).min())
+            raise RuntimeError(
+                f"generation {t}: selection kept fewer than {m} rows per replicate in {MAX_ROUNDS} batches of "
+                f"{size} (acceptance {worst:.2g}); loosen its stages or use selection_mode: survivors"
+            )
+        for stage, tally in zip(self.stages, tallies, strict=True):
+            values |= tally.values(stage.label)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values[ACCEPTANCE] = kept / drawn
+        return _kept(batches, m if self.mode == "oversample" else None), values
+
+
+def _only(rng: Streams, active: np.ndarray) -> Streams:
+    """``rng`` for the active replicates; a scratch generator (its draws discarded) for the others."""
+    return Streams([g if a else np.random.default_rng(0) for g, a in zip(rng, active, strict=True)])
+
+
+def _kept(batches: list[tuple[Rows, np.ndarray]], m: int | None) -> Rows:
+    """The first ``m`` kept rows of each replicate over the batches (``None``: every kept row)."""
+    rows = batches[0][0]
+    for more, _ in batches[1:]:
+        rows = rows + more
+    keep = np.concatenate([k for _, k in batches], axis=1)
+    counts = keep.sum(1)
+    if m is None:
+        if len(set(counts.tolist())) > 1:
+            raise ValueError("survivors differ in number between replicates: run them one replicate per block")
+        m = int(counts[0])
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :m]  # kept rows first, in the order drawn
+    return rows.index(order)
