@@ -309,5 +309,7 @@ STAGES = Registry(
     modules=(
         "modelcollapse.selection.verifier",
         "modelcollapse.selection.curate",
+        "modelcollapse.selection.detector",
+        "modelcollapse.selection.watermark",
     ),
 )

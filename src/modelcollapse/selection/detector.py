@@ -1,0 +1,1 @@
+"""A trained detector of synthetic rows (being written)."""

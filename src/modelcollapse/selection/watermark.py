@@ -1,0 +1,1 @@
+"""The watermark filter (being written)."""
