@@ -25,9 +25,17 @@ import importlib
 import itertools
 import reprlib
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core import PydanticCustomError
 
 C = TypeVar("C", bound=type["Config"])
@@ -44,6 +52,21 @@ class Config(BaseModel):
     ``true`` is not 1, ``'2'`` is not 2), and a validated config never changes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Fields added after results existed: left out of a dump at their default, so that the hashes keying
+    # every stored cell and random stream (a hash of the dump) stay those of the configs without them.
+    quiet_defaults: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if not self.quiet_defaults or not isinstance(data, dict):
+            return data
+        fields = type(self).model_fields
+        return {
+            k: v
+            for k, v in data.items()
+            if k not in self.quiet_defaults or getattr(self, k) != fields[k].get_default(call_default_factory=True)
+        }
 
     @field_validator("*", mode="before")
     @classmethod

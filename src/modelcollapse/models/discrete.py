@@ -5,6 +5,9 @@ categorical, the number of ones for the Bernoulli, the total for the Poisson.
 Sampling draws those sums directly (multinomial, binomial, Poisson(n * rate)).
 For these families the MLE and the unbiased estimator coincide (the sample
 frequency and the sample mean are both), so ``estimator`` changes nothing.
+
+The categorical family can sample with a bias towards likely symbols, as a language
+model's decoder does (temperature, top-k, top-p): see :func:`biased`.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from modelcollapse._rng import Streams
 from modelcollapse.data import Part, Rows
 from modelcollapse.models.base import Family, FamilyConfig, Metric
-from modelcollapse.registry import MODELS, Estimator
+from modelcollapse.registry import MODELS, Estimator, Positive
 from modelcollapse.sources.base import World
 
 
@@ -54,6 +57,51 @@ def _bincount(x: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(flat, minlength=b * k).reshape(b, k).astype(float)
 
 
+def biased(p: np.ndarray, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> np.ndarray:
+    """The distributions ``p`` ``(B, K)`` sharpened by ``temperature`` and truncated to ``top_k`` and ``top_p``.
+
+    The convention of a language model's decoder (``filter_logits`` of the GPT family): first
+    ``p^(1/temperature)``, normalised; then only the ``top_k`` most likely symbols are kept; then the
+    nucleus: a symbol is dropped when the symbols more likely than it already hold more than ``top_p``
+    of the mass that is left (the most likely symbol is always kept). Ties are broken by index (a
+    stable sort: the lower index counts as the more likely). What is kept is renormalised. Symbols of
+    probability zero stay at zero. With every argument at its default (or ``top_k >= K``,
+    ``top_p = 1``) nothing is truncated and, at temperature 1, ``p`` itself is returned.
+
+    >>> p = np.array([[0.5, 0.3, 0.2, 0.0]])
+    >>> biased(p, temperature=0.5).round(4).tolist()  # squared: (0.25, 0.09, 0.04, 0) / 0.38
+    [[0.6579, 0.2368, 0.1053, 0.0]]
+    >>> biased(p, top_k=2).round(4).tolist()
+    [[0.625, 0.375, 0.0, 0.0]]
+    >>> biased(p, top_p=0.5).round(4).tolist()  # 0.3 follows a mass of 0.5, not more than top_p: kept
+    [[0.625, 0.375, 0.0, 0.0]]
+    >>> biased(p, top_p=0.45).round(4).tolist()
+    [[1.0, 0.0, 0.0, 0.0]]
+    """
+    q = p
+    if temperature != 1.0:  # in logs, so that a low temperature cannot underflow a whole row
+        with np.errstate(divide="ignore"):
+            logits = np.log(q) / temperature
+        q = np.exp(logits - logits.max(axis=1, keepdims=True))
+        q = q / q.sum(axis=1, keepdims=True)
+    cut_k = top_k is not None and top_k < q.shape[1]
+    cut_p = top_p is not None and top_p < 1.0
+    if not (cut_k or cut_p):
+        return q
+    order = np.argsort(-q, axis=1, kind="stable")  # most likely first, ties in index order
+    ranked = np.take_along_axis(q, order, axis=1)
+    if cut_k:
+        ranked[:, top_k:] = 0.0
+    if cut_p:
+        mass = ranked / ranked.sum(axis=1, keepdims=True)
+        before = np.zeros_like(mass)  # the mass of the symbols ranked above each
+        np.cumsum(mass[:, :-1], axis=1, out=before[:, 1:])
+        ranked = np.where(before > top_p, 0.0, ranked)
+    out = np.empty_like(q)
+    np.put_along_axis(out, order, ranked, axis=1)
+    return out / out.sum(axis=1, keepdims=True)
+
+
 @dataclass
 class CategoricalFamily(Family):
     """Frequencies over K symbols, with optional add-``smoothing`` (Laplace) counts."""
@@ -74,6 +122,8 @@ class CategoricalFamily(Family):
         return c / c.sum(axis=1, keepdims=True)
 
     def sample(self, p: np.ndarray, n: int, rng: Streams, world: World, rows: bool):  # type: ignore[no-untyped-def]
+        cfg = self.config
+        p = biased(p, cfg.temperature, cfg.top_k, cfg.top_p)  # p itself (the old path) at the defaults
         if not rows:
             return CountStats(n, float(n), rng.multinomial(n, p).astype(float))
         cdf = np.cumsum(p, axis=1)
@@ -189,12 +239,31 @@ class PoissonFamily(_MeanFamily):
 
 @MODELS.register
 class CategoricalModelConfig(FamilyConfig):
-    """Symbol frequencies, with optional add-``smoothing`` counts."""
+    """Symbol frequencies, with optional add-``smoothing`` counts.
+
+    Synthetic data can favour likely symbols (see :func:`biased`); the fit stays the frequencies of
+    what was sampled:
+
+    * ``temperature`` (> 0, default 1): sample from ``p^(1/temperature)``, normalised; below 1
+      sharpens, above 1 flattens.
+    * ``top_k`` (default none): keep only the ``top_k`` most likely symbols.
+    * ``top_p`` (in (0, 1], default none): keep the nucleus: a symbol is dropped when the symbols
+      more likely than it already hold more than ``top_p`` of the mass.
+
+    Temperature comes first, then ``top_k``, then ``top_p`` (on what ``top_k`` kept, renormalised).
+
+    At their defaults these fields are left out of the config's dump, so a config that does not use
+    them keeps its identity and its random streams (they are keyed by the dump).
+    """
 
     kind: Literal["categorical"] = "categorical"
     smoothing: Annotated[float, Field(ge=0.0)] = 0.0
     estimator: Estimator = "mle"
+    temperature: Positive = 1.0
+    top_k: PositiveInt | None = None
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     sources: ClassVar[tuple[str, ...]] = ("categorical",)
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("temperature", "top_k", "top_p")
 
     def build(self, source: Any) -> CategoricalFamily:
         return CategoricalFamily(self, source.size)

@@ -4,6 +4,8 @@ Data sets are held as sufficient statistics (count, mean, scatter) that merge
 exactly, so accumulating costs O(1) per generation. Sampling draws the
 statistics of ``n`` points directly (mean ~ Normal, scatter ~ Wishart via the
 Bartlett decomposition), which is exact in distribution and free in ``n``.
+Synthetic data may be drawn with the fitted covariance shrunk by ``shrink``
+(sampling that favours likely outputs, like a temperature below 1).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from modelcollapse._rng import Streams
 from modelcollapse.data import Part, Rows
 from modelcollapse.models import _linalg as la
 from modelcollapse.models.base import Family, FamilyConfig, Metric
-from modelcollapse.registry import MODELS, Estimator
+from modelcollapse.registry import MODELS, Estimator, Positive
 from modelcollapse.sources.base import World
 
 
@@ -99,7 +101,8 @@ def stats_of(rows: Rows, diagonal: bool) -> GaussianStats:
 class GaussianFamily(Family):
     """Fits ``N(mean, cov)``; ``covariance`` in {full, diagonal, isotropic, known}, ``estimator`` in {mle, unbiased}.
 
-    ``known`` keeps the true covariance and fits the mean only.
+    ``known`` keeps the true covariance and fits the mean only. Samples are drawn from
+    ``N(mean, shrink * cov)`` (``shrink`` 1 by default).
 
     Examples
     --------
@@ -128,9 +131,7 @@ class GaussianFamily(Family):
     def prepare(self, rows: Rows, world: World) -> GaussianStats:
         return stats_of(rows, self._diagonal)
 
-    def fit(
-        self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None
-    ) -> GaussianParams:
+    def fit(self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None) -> GaussianParams:
         stats = [
             (p.data if isinstance(p.data, GaussianStats) else self.prepare(p.data, world), p.weight) for p in parts
         ]
@@ -156,10 +157,9 @@ class GaussianFamily(Family):
             factor, tri = la.psd_factor(total.scatter / divisor)
         return GaussianParams(total.mean, factor, tri, la.logdet_from_factor(factor, tri))
 
-    def sample(
-        self, params: GaussianParams, n: int, rng: Streams, world: World, rows: bool
-    ) -> GaussianStats | Rows:
-        f = params.factor
+    def sample(self, params: GaussianParams, n: int, rng: Streams, world: World, rows: bool) -> GaussianStats | Rows:
+        shrink = self.config.shrink
+        f = params.factor if shrink == 1.0 else params.factor * np.sqrt(shrink)  # cov -> shrink * cov
         batch, d, k = f.shape
         if rows:
             z = rng.standard_normal((batch, n, k))
@@ -278,12 +278,20 @@ METRICS = {
 
 @MODELS.register
 class GaussianModelConfig(FamilyConfig):
-    """Sample mean and covariance (full / diagonal / isotropic, or the known true covariance)."""
+    """Sample mean and covariance (full / diagonal / isotropic, or the known true covariance).
+
+    ``shrink`` (> 0, default 1) scales the fitted covariance that synthetic data are drawn from: they
+    come from ``N(mean_hat, shrink * cov_hat)``, so below 1 they favour likely outputs. The fit is
+    unchanged. At its default it is left out of the config's dump, so a config that does not use it
+    keeps its identity and its random streams (they are keyed by the dump).
+    """
 
     kind: Literal["gaussian"] = "gaussian"
     covariance: Literal["full", "diagonal", "isotropic", "known"] = "full"
     estimator: Estimator = "mle"
+    shrink: Positive = 1.0
     sources: ClassVar[tuple[str, ...]] = ("gaussian",)
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("shrink",)
 
     def build(self, source: Any) -> GaussianFamily:
         return GaussianFamily(self)

@@ -10,7 +10,7 @@ be read: one from a machine with a GPU, or one written with a model this process
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BeforeValidator,
@@ -115,6 +115,7 @@ class Experiment(Config):
     metrics: list[str] | None = None
     sweep: dict[str, Any] | None = None  # expanded by run.loading.expand: lists, and zip groups
     grid: dict[str, Any] | None = None  # a real-synthetic grid, expanded by run.loading.expand
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("selection", "selection_mode")
     _family: Family | None = PrivateAttr(default=None)
     _workflows: dict[str, Workflow] = PrivateAttr(default_factory=dict)
 
@@ -177,7 +178,7 @@ class Experiment(Config):
         setting = Setting(self.source, self.model)
         labels = [stage.label for stage in self.selection]
         for i, stage in enumerate(self.selection):
-            if labels.count(stage.label) > 1:
+            if stage.label in labels[:i]:
                 raise ValueError(f"selection[{i}]: stage names must be unique, {short(stage.label)} is used twice")
             try:
                 stage.check(setting)

@@ -68,11 +68,11 @@ def simulate(
         )
         for v in selected:
             out[v][t - 1] = values[v]
+        if not rows.n:  # survivors: none passed (a data set of no rows has no statistics)
+            raise ValueError(f"generation {t}: the selection kept no synthetic row")
         return prepare(rows)
 
     def record(t: int, params: object, parts: Sequence[Part], synth: object = None, fresh: object = None) -> None:
-        if not training_size(parts):
-            raise ValueError(f"generation {t} has no training rows: the selection kept no synthetic row")
         for m in metrics:
             out[m][t - 1] = metrics[m].fn(params, world)
         out[TRAIN_SIZE][t - 1] = training_size(parts)

@@ -1,0 +1,191 @@
+"""Selection stages in the loop: sizes exact in both modes, selection probabilities against closed forms,
+a replicate's numbers independent of its batch, and bad configs refused in one line."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from modelcollapse import load, simulate_experiment
+from modelcollapse._rng import Streams
+from modelcollapse.data import Rows
+from modelcollapse.run.loading import ConfigError
+from modelcollapse.selection import Generation, Setting
+from modelcollapse.selection.curate import CurateConfig
+from modelcollapse.selection.verifier import VerifierConfig
+from modelcollapse.sources import GaussianSource
+
+SETTINGS = {  # source, model: one per family a stage claims (the row families measure one cheap metric)
+    "gaussian": ({"kind": "gaussian", "dim": 2}, {"kind": "gaussian"}),
+    "regression": ({"kind": "linear-regression", "dim": 3}, {"kind": "ols"}),
+    "categorical": ({"kind": "categorical", "categories": 8}, {"kind": "categorical"}),
+    "shapes-kde": ({"kind": "shapes", "shape": "blobs"}, {"kind": "kde"}, ["model_variance"]),
+    "tabular-kde": ({"kind": "tabular", "name": "iris"}, {"kind": "kde"}, ["model_variance"]),
+}
+STAGES = {
+    "verifier": ({"kind": "verifier", "quantile": 0.2, "false_accept": 0.1}, ["gaussian", "regression", "categorical"]),
+    "curate": ({"kind": "curate", "candidates": 3}, ["gaussian", "categorical", "shapes-kde", "tabular-kde"]),
+}
+WORKFLOWS = ["replace", "accumulate", "accumulate-subsample", {"kind": "mix", "fraction": 0.5}]
+N, GENS = 40, 4
+
+
+def experiment(setting: str, **fields: Any):  # type: ignore[no-untyped-def]
+    source, model, *metrics = SETTINGS[setting]  # row families: two workflows (sklearn fits are slow)
+    base = {
+        "name": "t",
+        "source": source,
+        "model": model,
+        "samples_per_generation": N,
+        "workflow": WORKFLOWS[::2] if metrics else WORKFLOWS,
+        "generations": GENS,
+        "replicates": 3,
+        "seed": 1,
+        "metrics": metrics[0] if metrics else None,
+    }
+    return load({**base, **fields})
+
+
+CLAIMED = [(stage, setting) for stage, (_, settings) in STAGES.items() for setting in settings]
+
+
+@pytest.mark.parametrize(("stage", "setting"), CLAIMED)
+def test_oversampling_keeps_every_workflows_sizes(stage: str, setting: str) -> None:
+    plain = simulate_experiment(experiment(setting))
+    chosen = simulate_experiment(experiment(setting, selection=[STAGES[stage][0]]))
+    for wf in plain:
+        np.testing.assert_array_equal(chosen[wf]["train_size"], plain[wf]["train_size"])
+        rate = chosen[wf]["acceptance"]
+        assert np.isnan(rate[0]).all() and ((rate[1:] > 0) & (rate[1:] <= 1)).all()
+
+
+def test_survivors_count_what_passes() -> None:
+    exp = experiment("gaussian", selection=[{"kind": "verifier", "quantile": 0.5}], selection_mode="survivors")
+    out = simulate_experiment(exp)
+    kept = out["replace"]["acceptance"][1:] * N  # one batch of N per generation
+    np.testing.assert_allclose(out["replace"]["train_size"][1:], kept)
+    assert len(set(out["replace"]["train_size"][1:].ravel())) > 1  # survivors vary between replicates
+    sizes = out["accumulate"]["train_size"]
+    np.testing.assert_allclose(np.diff(sizes, axis=0), out["accumulate"]["acceptance"][1:] * N)
+    curated = simulate_experiment(experiment("categorical", selection=[{"kind": "curate"}], selection_mode="survivors"))
+    assert (curated["replace"]["train_size"] == N).all()  # one of every K: exactly N of N * K
+
+
+def test_a_replicates_numbers_do_not_depend_on_its_batch() -> None:
+    strict = [{"kind": "verifier", "quantile": 0.7}, {"kind": "curate", "candidates": 2}]  # several batches
+    three = simulate_experiment(experiment("gaussian", selection=strict, replicates=3))
+    five = simulate_experiment(experiment("gaussian", selection=strict, replicates=5))
+    for wf in three:
+        for series, values in three[wf].items():
+            np.testing.assert_array_equal(values, five[wf][series][:, :3], err_msg=f"{wf} {series}")
+
+
+def _screen(config: Any, rows: Rows, world: Any, seed: int = 0) -> np.ndarray:
+    stage = config.build(Setting(None, None))
+    rng = Streams([np.random.default_rng(seed)])
+    gen = Generation(2, world, rng, lambda m: rows)
+    return stage.screen(rows, np.ones(rows.cols["x" if "x" in rows.cols else "y"].shape[:2], bool), gen).keep
+
+
+@pytest.mark.parametrize(("q", "alpha", "beta"), [(0.05, 0.0, 0.0), (0.3, 0.2, 0.1), (0.5, 1.0, 0.0)])
+def test_verifier_accepts_real_rows_at_its_nominal_rates(q: float, alpha: float, beta: float) -> None:
+    """On draws of the truth itself a share 1 - q is correct: acceptance (1 - beta)(1 - q) + alpha q."""
+    source = GaussianSource(np.array([1.0, -2.0]), np.array([[2.0, 0.5], [0.5, 1.0]]))
+    world = source.world(1, 10, np.random.default_rng(0))
+    rows = world.draw(40_000, Streams([np.random.default_rng(1)]))
+    cfg = VerifierConfig(quantile=q, false_accept=alpha, false_reject=beta)
+    kept = _screen(cfg, rows, world)
+    expected = (1 - beta) * (1 - q) + alpha * q
+    se = np.sqrt(expected * (1 - expected) / kept.size) or 1e-12
+    assert abs(kept.mean() - expected) / se < 4
+
+
+def test_regression_oracle_relabels_its_share() -> None:
+    """Relabelled rows carry true labels: with share 1 every residual is noise, so |r| / sd <= c holds with
+    probability 2 Phi(c) - 1; with share 0 the labels are left as they were."""
+    exp = experiment("regression")
+    from modelcollapse.run.chunk import real_key
+
+    world = exp.source.build().world(1, N, Streams.keyed(0, real_key(exp), 0, 1))
+    wrong = Rows({"i": np.tile(np.arange(N), (1, 500)), "y": np.full((1, 500 * N), 50.0)})  # labels far off
+    kept = _screen(VerifierConfig(threshold=-1.0, relabel=1.0), wrong, world)
+    p = 2 * stats.norm.cdf(1.0) - 1
+    assert abs(kept.mean() - p) / np.sqrt(p * (1 - p) / kept.size) < 4
+    assert not _screen(VerifierConfig(threshold=-1.0, relabel=0.0), wrong, world).any()
+
+
+def _curated_exactly(p: np.ndarray, r: np.ndarray, k: int) -> np.ndarray:
+    """The kept symbol's law by enumerating every K-tuple: P(tuple) x softmax share of each member."""
+    out = np.zeros(len(p))
+    for tup in itertools.product(range(len(p)), repeat=k):
+        weight = np.prod(p[list(tup)])
+        e = np.exp(r[list(tup)])
+        for x, share in zip(tup, e / e.sum(), strict=True):
+            out[x] += weight * share
+    return out
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_curation_keeps_symbols_with_the_bradley_terry_law(k: int) -> None:
+    p, values = np.array([0.5, 0.3, 0.15, 0.05]), [0.0, 0.5, 1.0, 2.5]
+    rows = Rows({"x": np.random.default_rng(2).choice(4, size=(1, 300_000 * k), p=p)})
+    kept = _screen(CurateConfig(candidates=k, reward="table", values=values), rows, None)
+    counts = np.bincount(rows.cols["x"][kept], minlength=4)
+    assert counts.sum() == 300_000
+    expected = _curated_exactly(p, np.array(values), k)
+    assert stats.chisquare(counts, expected * counts.sum()).pvalue > 1e-3
+
+
+def test_curation_groups_only_the_rows_that_passed() -> None:
+    """After a filter, groups of K are formed among the rows it let through; an incomplete group keeps none."""
+    rows = Rows({"x": np.arange(10.0)[None, :, None]})
+    keep = np.array([[1, 0, 1, 1, 0, 1, 1, 1, 0, 1]], bool)  # 7 passed: groups (0, 2, 3), (5, 6, 7); 9 left over
+    stage = CurateConfig(candidates=3, reward="first-coordinate", scale=100.0).build(Setting(None, None))
+    gen = Generation(2, None, Streams([np.random.default_rng(0)]), lambda m: rows)  # type: ignore[arg-type]
+    chosen = np.flatnonzero(stage.screen(rows, keep, gen).keep)
+    assert chosen.tolist() == [3, 7]  # the largest reward of each group, at this scale
+
+
+def _error(**fields: Any) -> str:
+    with pytest.raises(ConfigError) as err:
+        experiment(fields.pop("setting", "gaussian"), **fields)
+    return str(err.value)
+
+
+def test_bad_selections_are_refused_naming_the_field() -> None:
+    assert _error(setting="shapes-kde", selection=[{"kind": "verifier"}]) == (
+        "selection[0]: stage 'verifier' needs source.kind in: gaussian, linear-regression, categorical; got 'shapes'"
+    )
+    assert _error(selection=[{"kind": "verifier", "threshold": -1, "quantile": 0.1}]) == (
+        "selection[0]: give threshold or quantile, not both"
+    )
+    assert _error(selection=[{"kind": "verifier", "relabel": 0.5}]) == (
+        "selection[0]: relabel: an oracle relabels regression rows only; source.kind is 'gaussian'"
+    )
+    assert _error(setting="categorical", selection=[{"kind": "curate", "reward": "table", "values": [1.0, 2.0]}]) == (
+        "selection[0]: values: reward 'table' needs one value per symbol of a categorical source (8)"
+    )
+    assert _error(selection=[{"kind": "curate", "reward": "table"}]).startswith(
+        "selection[0]: reward 'table' needs values (one per symbol)"
+    )
+    assert _error(setting="regression", selection=[{"kind": "curate"}]) == (
+        "selection[0]: reward 'first-coordinate' scores rows x of source.kind in: "
+        "gaussian, categorical, shapes, tabular; got 'linear-regression'"
+    )
+    assert _error(selection=[{"kind": "curate"}, {"kind": "curate"}]) == (
+        "selection[1]: stage names must be unique, 'curate' is used twice"
+    )
+    assert _error(selection=[{"kind": "curate", "candidates": 1}]).startswith("selection[0].candidates: ")
+    assert _error(selection_mode="all") == "selection_mode: 'all' is not one of: oversample or survivors"
+
+
+def test_a_selection_that_keeps_nothing_stops_with_the_reason() -> None:
+    never = [{"kind": "verifier", "threshold": 1e9}]
+    with pytest.raises(RuntimeError, match=r"^generation 2: selection kept fewer than 40 rows per replicate in 1000 "):
+        simulate_experiment(experiment("gaussian", selection=never, workflow=["replace"]))
+    with pytest.raises(ValueError, match=r"^generation 2: the selection kept no synthetic row$"):
+        simulate_experiment(experiment("gaussian", selection=never, workflow=["replace"], selection_mode="survivors"))
