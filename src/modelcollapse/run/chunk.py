@@ -76,8 +76,17 @@ def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[s
     """Every workflow of ``exp`` on the same real data for one block; values (generations, replicates).
 
     Only the block's replicates that ``exp.replicates`` asks for are computed. With a ``folder``, durable
-    families write every generation under ``folder/<workflow>/`` and resume there.
+    families write every generation under ``folder/<workflow>/`` and resume there. BLAS runs on one
+    thread: the matrices of a block are small (threads cost more than they save: EM of a small
+    mixture is 5-10x slower on two) and a result never depends on the machine's thread count.
     """
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_block(exp, block, folder)
+
+
+def _run_block(exp: Experiment, block: int, folder: Path | None) -> dict[str, dict[str, np.ndarray]]:
     family = exp.family()
     size, _ = block_count(exp)
     first = block * size
