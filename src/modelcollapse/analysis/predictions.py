@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.analysis.selected import biased, predict_biased
 from modelcollapse.run.config import Experiment
+from modelcollapse.selection.pipeline import series
 from modelcollapse.theory import cardinality, discrete, gaussian, gaussian1d, kde, mixing, regression
 from modelcollapse.theory import dey_donoho as dd
 from modelcollapse.workflows.base import WorkflowConfig
@@ -23,11 +25,12 @@ Curves = dict[str, np.ndarray]
 def predict(exp: Experiment) -> dict[tuple[str, str], np.ndarray]:
     """Exact predictions of metric means per generation, for every workflow where one applies."""
     src, mdl = exp.source.kind, exp.model.kind
-    rule = _RULES.get((src, mdl))
+    rule = predict_biased if biased(exp) else _RULES.get((src, mdl))
     out: dict[tuple[str, str], np.ndarray] = {}
     if rule is None:
         return out
-    metrics = set(exp.metrics) if exp.metrics is not None else None  # None: whatever the store holds
+    # None: whatever the store holds; a selection's values are recorded whatever the metrics
+    metrics = set(exp.metrics) | set(series(exp.selection)) if exp.metrics is not None else None
     for wf in exp.workflow:
         for metric, curve in rule(exp, wf).items():
             if metrics is None or metric in metrics:
