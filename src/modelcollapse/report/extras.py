@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from modelcollapse.analysis.summary import SUMMARY_COLUMNS, cells, statistics, z_score
+from modelcollapse.report import verification
 from modelcollapse.report.figures import _pyplot
 from modelcollapse.report.untrusted import plain
 from modelcollapse.store import Store
@@ -38,6 +39,8 @@ def summary(name: str, store: Store) -> pd.DataFrame:
                 z_score(sim, se, pred, len(first)),
             ]
         )
+    if name == "feng2024-verification":
+        rows += verification.summary_rows(name, cells(store), statistics(store))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -48,6 +51,7 @@ def figures(name: str, out: Path, keys: set[str] | None = None) -> list[Path]:
         "gerstgrasser2024-linear-regression": _ceiling,
         "dey-donoho2024-universality": _rho,
         "mixing-real-data": _mixing,
+        "feng2024-verification": lambda c, s, p: verification.figure(c, s, p, _pyplot()),
     }
     if name not in draw:
         return []

@@ -58,12 +58,20 @@ def plot_folder(
     used: set[str] = set()  # names and metrics are untrusted text: file_stem keeps each file apart, in out_dir
     for experiment in sorted({c.experiment for c in all_cells}):
         group = [c for c in all_cells if c.experiment == experiment]
-        names = sorted(set(stats[stats.config_hash.isin([c.key for c in group])].metric) - {"train_size"})
+        names = sorted(set(stats[stats.config_hash.isin([c.key for c in group])].metric) - _undrawn(group))
         for metric in metrics or names:
             if metric in names:
                 path = out_dir / f"{file_stem([experiment, metric], used)}.png"
                 paths.append(plot_metric(group, stats, metric, path))
     return paths
+
+
+def _undrawn(group: list[Cell]) -> set[str]:
+    """Series left out of the figures (the store and ``show`` keep them): the training size, and each
+    selection stage's own acceptance and score before it (its score after, and the overall acceptance,
+    are drawn)."""
+    stages = [s for c in group for s in getattr(c.exp, "selection", [])]
+    return {"train_size"} | {f"{s.label}_{v}" for s in stages for v in ("acceptance", "score_before")}
 
 
 def plot_metric(group: list[Cell], stats: pd.DataFrame, metric: str, path: Path) -> Path:
