@@ -4,10 +4,14 @@ a replicate's numbers independent of its batch, and bad configs refused in one l
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from modelcollapse import load, simulate_experiment
@@ -18,6 +22,7 @@ from modelcollapse.selection import Generation, Setting
 from modelcollapse.selection.curate import CurateConfig
 from modelcollapse.selection.verifier import VerifierConfig
 from modelcollapse.sources import GaussianSource
+from modelcollapse.store import Store
 
 SETTINGS = {  # source, model: one per family a stage claims (the row families measure one cheap metric)
     "gaussian": ({"kind": "gaussian", "dim": 2}, {"kind": "gaussian"}),
@@ -189,3 +194,39 @@ def test_a_selection_that_keeps_nothing_stops_with_the_reason() -> None:
         simulate_experiment(experiment("gaussian", selection=never, workflow=["replace"]))
     with pytest.raises(ValueError, match=r"^generation 2: the selection kept no synthetic row$"):
         simulate_experiment(experiment("gaussian", selection=never, workflow=["replace"], selection_mode="survivors"))
+
+
+def test_a_selection_runs_through_the_command_line(tmp_path: Path) -> None:
+    """config -> run -> store -> show and assess: a sweep over a stage's field; the stage's values are stored
+    per generation (none in generation 1, which is not reported as non-finite)."""
+    cfg = {
+        "name": "sel",
+        "source": {"kind": "categorical", "categories": 8},
+        "model": {"kind": "categorical"},
+        "samples_per_generation": 50,
+        "workflow": ["replace"],
+        "generations": 4,
+        "replicates": 3,
+        "selection": {"kind": "curate", "candidates": 3},
+        "sweep": {"selection.candidates": [2, 5]},
+    }
+    path = tmp_path / "sel.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    ran = subprocess.run(
+        [sys.executable, "-m", "modelcollapse", "run", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "curate_score_after" in ran.stdout
+    assert "non-finite: sel replace test_nll" in ran.stderr  # symbols curation dropped: infinite test loss
+    assert "acceptance" not in ran.stderr and "curate" not in ran.stderr
+    with Store.open(tmp_path / "out", read_only=True) as store:
+        rows = store.table(
+            "SELECT sweep, generation, value FROM results JOIN cells USING (config_hash) "
+            "WHERE metric = 'acceptance' ORDER BY ALL"
+        )
+    assert len(rows) == 2 * 4 * 3 and rows.value.isna().sum() == 2 * 3  # generation 1 of each cell
+    rates = rows.dropna().groupby("sweep").value.unique()
+    assert sorted(float(r[0]) for r in rates) == [0.2, 0.5]  # one of every K: exactly 1/K

@@ -233,10 +233,13 @@ def _run(
 def _after_run(out: Path) -> None:
     """Failed chunks (with their error; a rerun retries them), non-finite metric values, and the time per
     cell (the sum of its chunks), so the expensive corners of a sweep are visible."""
+    from modelcollapse.analysis.summary import cells
+    from modelcollapse.selection.pipeline import series
     from modelcollapse.store import Store
 
     with Store.open(out, read_only=True) as store:
-        failures, nonfinite = store.failures(), store.nonfinite()
+        selected = {name for c in cells(store) for name in series(c.exp.selection)}
+        failures, nonfinite = store.failures(), store.nonfinite(sorted(selected))
         t = store.table(
             """SELECT c.experiment, c.sweep, sum(k.seconds) AS seconds FROM chunks k
                JOIN cells c ON c.config_hash = k.config_hash GROUP BY ALL ORDER BY seconds DESC"""
@@ -361,13 +364,15 @@ def _fmt(mean: float, se: float, nonfinite: float) -> str:
 
 @app.command("list")
 def list_() -> None:
-    """Sources, model families, workflows and metrics, with one-line descriptions (from the registry)."""
-    from modelcollapse.registry import MODELS, SOURCES, WORKFLOWS, doc
+    """Sources, model families, workflows, selection stages and metrics, with one-line descriptions (from the
+    registry)."""
+    from modelcollapse.registry import MODELS, SOURCES, STAGES, WORKFLOWS, doc
 
     for title, registry in (
         ("sources (source.kind)", SOURCES),
         ("model families (model.kind)", MODELS),
         ("workflows (workflow.kind)", WORKFLOWS),
+        ("selection stages (selection[].kind)", STAGES),
     ):
         table = Table(title=title, title_justify="left")
         table.add_column("kind")

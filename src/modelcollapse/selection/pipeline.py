@@ -31,8 +31,8 @@ MAX_ROUNDS = 1000  # batches per generation before a stage that keeps (almost) n
 def series(configs: Sequence[StageConfig]) -> list[str]:
     """The names of the values a selection records every generation (NaN in generation 1)."""
     out = [ACCEPTANCE] if configs else []
-    for c in configs:
-        out += [f"{c.label}_{v}" for v in ("acceptance", "score_before", "score_after", *c.records)]
+    for c in configs:  # a stored stage of a kind this process does not know records no values of its own
+        out += [f"{c.label}_{v}" for v in ("acceptance", "score_before", "score_after", *getattr(c, "records", ()))]
     return out
 
 

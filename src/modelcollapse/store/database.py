@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,15 +305,18 @@ class Store:
     def failures(self) -> pd.DataFrame:
         return self.table("SELECT experiment, sweep, block, error FROM failures ORDER BY experiment, sweep, block")
 
-    def nonfinite(self) -> pd.DataFrame:
+    def nonfinite(self, from_generation_2: Sequence[str] = ()) -> pd.DataFrame:
         """Metric values stored as NaN (NULL in the table: undefined) and as +-inf (diverged, absorbed,
-        singular), counted apart per experiment, workflow and metric."""
+        singular), counted apart per experiment, workflow and metric; the series in ``from_generation_2``
+        (a selection's values: there is no synthetic batch in generation 1) are counted from generation 2."""
         return self.table(
             """SELECT experiment, workflow, metric,
                       count(*) FILTER (WHERE value IS NULL OR isnan(value)) AS nan,
                       count(*) FILTER (WHERE isinf(value)) AS inf, count(*) AS total,
                       min(generation) FILTER (WHERE value IS NULL OR NOT isfinite(value)) AS first_generation
-               FROM results GROUP BY ALL HAVING nan + inf > 0 ORDER BY ALL"""
+               FROM results WHERE generation > 1 OR NOT list_contains(?, metric)
+               GROUP BY ALL HAVING nan + inf > 0 ORDER BY ALL""",
+            [list(from_generation_2)],
         )
 
     def record_run(self, meta: Mapping[str, Any]) -> None:
