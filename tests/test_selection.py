@@ -230,3 +230,57 @@ def test_a_selection_runs_through_the_command_line(tmp_path: Path) -> None:
     assert len(rows) == 2 * 4 * 3 and rows.value.isna().sum() == 2 * 3  # generation 1 of each cell
     rates = rows.dropna().groupby("sweep").value.unique()
     assert sorted(float(r[0]) for r in rates) == [0.2, 0.5]  # one of every K: exactly 1/K
+
+
+# Experiments whose predictions (analysis/selected.py) the loop must meet, |z| < 4 at every point:
+# (fields, workflows, samples per generation, replicates).
+ORACLES = {
+    "shrink, known covariance": (
+        {"source": {"kind": "gaussian", "dim": 2}, "model": {"kind": "gaussian", "covariance": "known", "shrink": 0.7}},
+        ["replace", "accumulate", {"kind": "mix", "fraction": 0.5}, {"kind": "window", "size": 2}],
+        20,
+        2000,
+    ),
+    "shrink, fitted covariance": (
+        {"source": {"kind": "gaussian", "dim": 2}, "model": {"kind": "gaussian", "shrink": 0.8}},
+        ["replace"],
+        20,
+        2000,
+    ),
+    "verifier on a Gaussian mean": (
+        {
+            "source": {"kind": "gaussian", "dim": 1, "variance": 2.0},
+            "model": {"kind": "gaussian", "covariance": "known"},
+            "selection": {"kind": "verifier", "threshold": -2.0, "false_accept": 0.3, "false_reject": 0.1},
+        },
+        ["replace"],
+        100,
+        2000,
+    ),
+    "curation on a categorical": (
+        {
+            "source": {"kind": "categorical", "categories": 6},
+            "model": {"kind": "categorical"},
+            "selection": {"kind": "curate", "candidates": 3, "reward": "table", "values": [0, 2, 1, 0, 3, 1]},
+        },
+        ["replace", {"kind": "mix", "fraction": 0.5}],
+        10_000,
+        200,  # the population limit's bias is O(1/n): small against the standard error when R << n
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ORACLES)
+def test_the_loop_meets_the_closed_forms_of_selection(name: str) -> None:
+    from modelcollapse.analysis.predictions import predict
+
+    fields, workflows, n, replicates = ORACLES[name]
+    base = {"name": "t", "samples_per_generation": n, "workflow": workflows, "generations": 6, "replicates": replicates}
+    exp = load(base | fields)
+    out, predicted = simulate_experiment(exp), predict(exp)
+    assert {wf for wf, _ in predicted} == {w.label for w in exp.workflow}
+    for (wf, metric), curve in predicted.items():
+        values = out[wf][metric]
+        se = values.std(axis=1, ddof=1) / np.sqrt(values.shape[1])
+        z = (values.mean(axis=1) - curve) / se
+        assert np.nanmax(np.abs(z)) < 4, f"{wf} {metric}: z = {np.round(z, 2)}"

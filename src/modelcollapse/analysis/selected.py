@@ -4,7 +4,8 @@ The closed forms of the unbiased loop (:mod:`~modelcollapse.analysis.predictions
 a sampler is tempered or shrunk or a stage screens the synthetic batch, so :func:`biased` experiments
 get these rules instead, and none where no closed form is known:
 
-* Gaussian, variance shrink factor, replace: the fitted covariance's trace and the mean's error (exact).
+* Gaussian, variance shrink factor: the mean's error under every workflow that weights whole data sets
+  (known covariance), the fitted covariance's trace and the mean's error under replace; exact.
 * Gaussian mean of known variance (1-D), one verifier, replace, oversampled: the linearised error
   recursion (relative error O(1/n)).
 * Categorical, one curation stage of a table (or index) reward, replace or mix: the expected reward of
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.theory import dey_donoho as dd
 from modelcollapse.theory import selection as th
 
 Curves = dict[str, np.ndarray]
@@ -40,19 +42,27 @@ def predict_biased(exp: Any, wf: Any) -> Curves:
 
 
 def _shrunk(exp: Any, wf: Any) -> Curves:
-    """Each generation samples N(mu_hat, s Sigma_hat): r_t = E tr Sigma_t / tr Sigma = c^t s^(t-1) (c = (n-1)/n
-    for the MLE, 1 unbiased; a known covariance is never fitted: r_t = 1), and the mean's squared error
-    grows by s tr Sigma_{t-1} / n a generation: e_t = tr Sigma / n (1 + s sum_{j<t} r_j)."""
-    if wf.kind != "replace":
-        return {}
+    """Each generation samples N(mu_hat, s Sigma_hat).
+
+    Known covariance, any workflow that weights whole data sets: a synthetic set drawn with covariance
+    s Sigma is, to the mean, a set of c_j / s rows, so Dey & Donoho's recursion is exact with those sizes.
+    Fitted covariance, replace: r_t = E tr Sigma_t / tr Sigma = c^t s^(t-1) (c = (n-1)/n for the MLE, 1
+    unbiased) and the mean's squared error grows by s tr Sigma_{t-1} / n a generation.
+    """
     g, n, s, est = exp.generations, exp.samples_per_generation, exp.model.shrink, exp.model.estimator
     tr0 = float(np.trace(exp.source.build().cov))
+    if exp.model.covariance == "known":
+        shares = wf.shares(n, g) if hasattr(wf, "shares") else None
+        if shares is None:
+            return {}
+        weights, sizes = shares
+        c = np.ones(g) if sizes is None else np.asarray(sizes, float)
+        return {"mean_sq_error": dd.rho(weights, np.concatenate([c[:1], c[1:] / s])) * tr0 / n}
+    if wf.kind != "replace":
+        return {}
     t = np.arange(1, g + 1)
-    known = exp.model.covariance == "known"
-    ratio = np.ones(g) if known else th.shrunk_variance(t, n, s, 1.0, est)
+    ratio = th.shrunk_variance(t, n, s, 1.0, est)
     error = tr0 / n * (1 + s * np.concatenate([[0.0], np.cumsum(ratio)[:-1]]))
-    if known:  # the mean is a linear estimator: exact at every generation
-        return {"mean_sq_error": error}
     ok = t <= max(1, n // 4)  # products of random variances are heavy-tailed at large t (THEORY.md s0)
     return {"mean_sq_error": np.where(ok, error, np.nan), "cov_trace_ratio": np.where(ok, ratio, np.nan)}
 
