@@ -89,6 +89,20 @@ def test_a_replicates_numbers_do_not_depend_on_its_batch() -> None:
             np.testing.assert_array_equal(values, five[wf][series][:, :3], err_msg=f"{wf} {series}")
 
 
+def test_a_stage_that_keeps_everything_leaves_the_chain_as_it_was() -> None:
+    """Cells differing only in their selection share their streams, and what a stage draws to prepare comes
+    from streams of its own: a detector that only measures changes no number of a chain that draws rows
+    anyway (a selection screens rows, so a chain that draws sufficient statistics draws rows instead)."""
+    watch = [{"kind": "detector", "threshold": 1.0, "train_rows": 40}]
+    rows = ["accumulate-subsample", {"kind": "window", "size": 2}]
+    plain = simulate_experiment(experiment("tabular-kde", workflow=rows))
+    watched = simulate_experiment(experiment("tabular-kde", workflow=rows, selection=watch))
+    for wf in plain:
+        for metric, values in plain[wf].items():
+            np.testing.assert_array_equal(watched[wf][metric], values, err_msg=f"{wf} {metric}")
+        assert (watched[wf]["detector_auc"][1:] > 0).all()
+
+
 def _screen(config: Any, rows: Rows, world: Any, seed: int = 0) -> np.ndarray:
     stage = config.build(Setting(None, None))
     rng = Streams([np.random.default_rng(seed)])

@@ -185,6 +185,18 @@ class Streams:
         return [Streams([c[i] for c in children]) for i in range(n)]
 
 
+def offshoot(streams: Streams, *key: int) -> Streams:
+    """Streams keyed by ``key`` under each replicate's own: drawing from them leaves the replicate's
+    stream as it was, and they are a pure function of (its stream's seed, ``key``), never of a counter,
+    so a chain resumed from a saved state draws the same ones."""
+    out = []
+    for g in streams:
+        seq = g.bit_generator.seed_seq
+        assert isinstance(seq, np.random.SeedSequence)
+        out.append(np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, *key))))
+    return Streams(out)
+
+
 def held_out(streams: Streams) -> Streams:
     """The streams of a block's held-out rows: children of ``streams``, so that drawing them (or not, when
     no metric reads them) changes nothing else."""

@@ -4,30 +4,41 @@ Documents are rows of word ids padded with -1 (see ``sources.text``); each ends 
 Kneser-Ney: p(w|h) = max(c(h w) - D, 0) / c(h) + D N1+(h .) / c(h) p(w|h'), with continuation counts at
 the lower orders and a uniform floor under the unigrams, so every word has positive probability.
 Sampling follows the same mixture (keep a discounted observed continuation, or back off), so it is exact.
+
+With a ``watermark`` or a ``temperature`` other than 1 the sampler draws from the next-word distribution
+reweighted ``q(w) ∝ (p(w | h) e^{delta [w green after the previous word]})^(1 / temperature)`` (see
+``models.watermark``), exactly: at temperature 1 part by part from the mixture ``p = a base + observed
+continuations`` (:meth:`NGramModel.draw_reweighted`), otherwise by inversion of the full distribution over
+the vocabulary (:meth:`NGramModel.distribution`, equal to ``prob`` word for word). A model keeps the
+pieces it computed for the contexts it met. Without either, sampling is the mixture above, unchanged.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from modelcollapse._rng import Streams
 from modelcollapse.data import Part
 from modelcollapse.models.base import FamilyConfig, Metric
 from modelcollapse.models.rowbased import Fitted, RowFamily
+from modelcollapse.models.watermark import GreenList, WatermarkConfig
 from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
 from modelcollapse.sources.text import EOS, PAD, pad
 
 BOS = -2  # context padding before the first word; never predicted
 EVAL_DOCS = 200
+CONTEXT_CACHE = 50_000  # reweighted mixtures a model keeps (small: a context's observed words)
+DENSE_CACHE = 256  # full reweighted distributions (V floats each) a model keeps, at a temperature other than 1
 
 
 @dataclass
@@ -49,6 +60,19 @@ class Table:
         return out
 
 
+class _Piece(NamedTuple):
+    """The reweighted next-word distribution of one (context, previous word): masses ``head`` (the base,
+    of which ``green`` is green words) and ``total``; the observed words and their cumulative masses
+    (from ``head``); the green mask."""
+
+    head: float
+    total: float
+    green: float
+    words: list[int]
+    rest: list[float]
+    row: np.ndarray
+
+
 @dataclass
 class NGramModel:
     order: int
@@ -57,6 +81,14 @@ class NGramModel:
     k: float
     discount: float
     tables: list[Table]  # tables[j]: contexts of length j
+    watermark: WatermarkConfig | None = None
+    temperature: float = 1.0
+    green: GreenList | None = None  # the watermark's green rows (shared by the models of a family)
+
+    @property
+    def reweighted(self) -> bool:
+        """True when sampling reweights the next-word distribution (a watermark, or a temperature other than 1)."""
+        return self.watermark is not None or self.temperature != 1.0
 
     def prob(self, w: int, ctx: tuple[int, ...]) -> float:
         if self.smoothing == "add-k":
@@ -73,6 +105,114 @@ class NGramModel:
         total, distinct = st[0], st[1]
         c = self.tables[len(ctx)].follow[ctx].get(w, 0.0)
         return max(c - self.discount, 0.0) / total + self.discount * distinct / total * lower
+
+    def distribution(self, ctx: tuple[int, ...]) -> np.ndarray:
+        """p(w | ctx) for every word ``(V,)``: :meth:`prob` of each word, computed at once."""
+        if self.smoothing == "add-k":
+            st = self.tables[len(ctx)].stats.get(ctx)
+            if st is None:
+                return np.full(self.vocab, 1.0 / self.vocab)
+            total, _, words, counts = st
+            p = np.full(self.vocab, self.k / (total + self.k * self.vocab))
+            p[words] = (counts + self.k) / (total + self.k * self.vocab)
+            return p
+        p = np.full(self.vocab, 1.0 / self.vocab)
+        for j in range(len(ctx) + 1):  # the shortest context first: each level interpolates the one below
+            st = self.tables[j].stats.get(ctx[len(ctx) - j :])
+            if st is not None:
+                total, distinct, words, counts = st
+                p *= self.discount * distinct / total
+                p[words] += np.maximum(counts - self.discount, 0.0) / total
+        return p
+
+    @cached_property
+    def base(self) -> np.ndarray:
+        """The context-free distribution ``(V,)`` every context backs off to: the unigram level (add-k: uniform)."""
+        return np.full(self.vocab, 1.0 / self.vocab) if self.smoothing == "add-k" else self.distribution(())
+
+    def mixture(self, ctx: tuple[int, ...]) -> tuple[float, np.ndarray, np.ndarray]:
+        """p(. | ctx) = a base + the rest: ``a`` and the rest's words and weights (a word listed twice adds up)."""
+        empty = np.zeros(0)
+        if self.smoothing == "add-k":
+            st = self.tables[len(ctx)].stats.get(ctx)
+            if st is None:
+                return 1.0, empty.astype(np.int64), empty
+            norm = st[0] + self.k * self.vocab
+            return self.k * self.vocab / norm, st[2], st[3] / norm
+        a, words, weights = 1.0, [], []
+        for j in range(len(ctx), 0, -1):  # the longest context first; level 0 is the base
+            st = self.tables[j].stats.get(ctx[len(ctx) - j :])
+            if st is not None:
+                total, distinct, w, counts = st
+                words.append(w)
+                weights.append(a * np.maximum(counts - self.discount, 0.0) / total)
+                a *= self.discount * distinct / total
+        if not words:
+            return a, empty.astype(np.int64), empty
+        return a, np.concatenate(words), np.concatenate(weights)
+
+    def draw_reweighted(self, ctx: tuple[int, ...], prev: int, rng: np.random.Generator) -> int:
+        """One word of ``q(w) ∝ (p(w | ctx) e^{delta [w green after prev]})^(1 / temperature)``.
+
+        At temperature 1, ``q`` is the mixture ``p = a base + rest`` reweighted part by part: the rest (the
+        context's observed words) by inversion, the base by choosing green or red by their reweighted
+        masses and drawing base words until one of that colour comes (exact, a few draws). Otherwise by
+        inversion of the full reweighted distribution.
+        """
+        if self.temperature != 1.0:
+            cum = self._cached((ctx, prev), lambda: np.cumsum(self._tempered(ctx, prev)), "_dense", DENSE_CACHE)
+            return min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), self.vocab - 1)
+        piece: _Piece = self._cached((ctx, prev), lambda: self._piece(ctx, prev))
+        u = rng.random() * piece.total
+        if u >= piece.head and piece.words:
+            return piece.words[min(bisect_right(piece.rest, u), len(piece.words) - 1)]
+        colour = u < piece.green  # green, or red, by their reweighted shares of the base
+        cum, row = self._base_cumsum, piece.row
+        while True:
+            w = min(bisect_right(cum, rng.random() * cum[-1]), self.vocab - 1)
+            if row[w] == colour:
+                return w
+
+    def _piece(self, ctx: tuple[int, ...], prev: int) -> _Piece:
+        """The reweighted mixture of one (context, previous word), ready to draw from."""
+        a, words, weights = self.mixture(ctx)
+        lift = math.exp(self.watermark.delta) if self.watermark is not None else 1.0
+        row = self._green_row(prev)
+        base_green = self._cached(("green", prev), lambda: float(self.base @ row))
+        green = a * lift * base_green  # the reweighted base mass of green words
+        head = green + a * (self._base_cumsum[-1] - base_green)
+        rest = head + np.cumsum(weights * np.where(row[words], lift, 1.0))
+        return _Piece(head, float(rest[-1]) if len(rest) else head, green, words.tolist(), rest.tolist(), row)
+
+    @cached_property
+    def _base_cumsum(self) -> list[float]:
+        return np.cumsum(self.base).tolist()
+
+    def _green_row(self, prev: int) -> np.ndarray:
+        """The green mask ``(V,)`` after ``prev`` (all red without a watermark)."""
+        mark = self.watermark
+        if mark is None:
+            return np.zeros(self.vocab, bool)
+        if self.green is None:
+            self.green = GreenList(mark.key, mark.gamma, self.vocab)
+        return self.green.row(prev)
+
+    def _tempered(self, ctx: tuple[int, ...], prev: int) -> np.ndarray:
+        lift = self.watermark.delta if self.watermark is not None else 0.0
+        logits = np.log(self.distribution(ctx)) + lift * self._green_row(prev)
+        return np.exp((logits - logits.max()) / self.temperature)
+
+    def _cached(
+        self, key: tuple[Any, ...], make: Callable[[], Any], store: str = "_pieces", limit: int = CONTEXT_CACHE
+    ) -> Any:
+        """A per-model cache of the reweighted sampler's pieces (cleared when it holds ``limit``)."""
+        cache = self.__dict__.setdefault(store, {})
+        got = cache.get(key)
+        if got is None:
+            if len(cache) >= limit:
+                cache.clear()
+            got = cache[key] = make()
+        return got
 
     def draw_word(self, ctx: tuple[int, ...], rng: np.random.Generator) -> int:
         while True:
@@ -93,6 +233,9 @@ class NGramModel:
             ctx = ctx[1:]
 
     def generate(self, max_tokens: int, rng: np.random.Generator) -> np.ndarray:
+        """One document: its words, without ``</s>``."""
+        if self.reweighted:
+            return self._generate_reweighted(max_tokens, rng)
         ctx: tuple[int, ...] = (BOS,) * (self.order - 1)
         out: list[int] = []
         while len(out) < max_tokens:
@@ -100,6 +243,19 @@ class NGramModel:
             if w == EOS:
                 break
             out.append(w)
+            ctx = (*ctx, w)[1:] if self.order > 1 else ()
+        return np.array(out, dtype=np.int32)
+
+    def _generate_reweighted(self, max_tokens: int, rng: np.random.Generator) -> np.ndarray:
+        ctx: tuple[int, ...] = (BOS,) * (self.order - 1)
+        out: list[int] = []
+        prev = EOS  # the watermark's previous token of the first word: the document boundary
+        while len(out) < max_tokens:
+            w = self.draw_reweighted(ctx, prev, rng)
+            if w == EOS:
+                break
+            out.append(w)
+            prev = w
             ctx = (*ctx, w)[1:] if self.order > 1 else ()
         return np.array(out, dtype=np.int32)
 
@@ -133,6 +289,8 @@ class NGramFamily(RowFamily):
 
     def __post_init__(self) -> None:
         self.metrics = TEXT_METRICS
+        mark = self.config.watermark
+        self.green = GreenList(mark.key, mark.gamma, self.vocab) if mark is not None else None
 
     def fit(self, parts: Sequence[Part], world: World, rng: Streams, previous: Any = None) -> Fitted:
         cfg, models = self.config, []
@@ -143,8 +301,16 @@ class NGramFamily(RowFamily):
                     docs.append(row[row != PAD])
                     weights.append(p.weight)
             tables = count_tables(docs, weights, cfg.order, cfg.smoothing)
-            models.append(NGramModel(cfg.order, self.vocab, cfg.smoothing, cfg.k, cfg.discount, tables))
+            model = NGramModel(cfg.order, self.vocab, cfg.smoothing, cfg.k, cfg.discount, tables)
+            models.append(self.sampler(model))
         return Fitted(models, self.draw, rng.child_seeds())
+
+    def sampler(self, model: NGramModel) -> NGramModel:
+        """``model`` with this family's sampling settings (watermark, temperature)."""
+        cfg = self.config
+        if cfg.watermark is not None or cfg.temperature != 1.0:
+            model.watermark, model.temperature, model.green = cfg.watermark, cfg.temperature, self.green
+        return model
 
     def draw(self, model: NGramModel, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[override]
         return pad([model.generate(self.max_tokens, rng) for _ in range(n)], self.max_tokens)
@@ -227,14 +393,26 @@ TEXT_METRICS = {
 
 @MODELS.register
 class NGramModelConfig(FamilyConfig):
-    """n-gram language model (order 1-4) with add-k or interpolated Kneser-Ney smoothing."""
+    """n-gram language model (order 1-4) with add-k or interpolated Kneser-Ney smoothing.
+
+    Sampling: ``watermark`` (a soft watermark, see ``models.watermark``) and ``temperature`` reweight the
+    next-word distribution. At their defaults (none, 1) they are left out of the config's dump, so a config
+    that does not use them keeps its identity and its random streams (they are keyed by the dump).
+    """
 
     kind: Literal["ngram"] = "ngram"
     order: Annotated[int, Field(ge=1, le=4)] = 3
     smoothing: Literal["kneser-ney", "add-k"] = "kneser-ney"
     k: Positive = 0.1
     discount: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.75
+    watermark: WatermarkConfig | None = None
+    temperature: Positive = 1.0
     sources: ClassVar[tuple[str, ...]] = ("text",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        return {k: v for k, v in data.items() if (k, v) not in (("watermark", None), ("temperature", 1.0))}
 
     def build(self, source: Any) -> NGramFamily:
         return NGramFamily(self, source.vocab_size, source.max_tokens)

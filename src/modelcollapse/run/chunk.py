@@ -30,9 +30,8 @@ def real_key(exp: Experiment) -> str:
 
 
 def chain_key(exp: Experiment, workflow: Any) -> str:
+    """Keys a chain's streams: cells that differ only in their selection share them (paired comparisons)."""
     parts = [exp.source.model_dump(mode="json"), exp.model.model_dump(mode="json"), workflow.chain()]
-    if exp.selection:  # selection changes what a chain draws (an experiment without one keeps its streams)
-        parts.append([[s.model_dump(mode="json") for s in exp.selection], exp.selection_mode])
     return stable_hash(["chain", parts, exp.samples_per_generation])
 
 
@@ -42,7 +41,8 @@ def journal(exp: Experiment, workflow: Any, folder: Path) -> Journal:
     upto = workflow.shared_generations
     if not upto:
         return Journal(folder / workflow.label)
-    key = stable_hash([chain_key(exp, workflow), exp.metric_names()])
+    selection = [[s.model_dump(mode="json") for s in exp.selection], exp.selection_mode] if exp.selection else []
+    key = stable_hash([chain_key(exp, workflow), exp.metric_names(), *selection])
     return Journal(folder / workflow.label, folder.parent.parent / f"chain-{key[:16]}" / folder.name, upto)
 
 

@@ -7,7 +7,9 @@
 
 A replicate that needs another batch draws it from its own stream; the others draw nothing (their
 places in the batch are filled from a scratch generator whose rows are thrown away), so a replicate's
-numbers never depend on the replicates drawn beside it.
+numbers never depend on the replicates drawn beside it. What a stage draws to prepare (a detector's
+training samples) comes from streams keyed under the replicate's, so a stage that keeps every row leaves
+the chain's numbers exactly those of the chain without it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from typing import Literal
 
 import numpy as np
 
-from modelcollapse._rng import Streams
+from modelcollapse._rng import Streams, offshoot
 from modelcollapse.data import Rows
 from modelcollapse.selection.base import Generation, Screened, Setting, Stage, StageConfig
 
 Mode = Literal["oversample", "survivors"]
 ACCEPTANCE = "acceptance"
 MAX_ROUNDS = 1000  # batches per generation before a stage that keeps (almost) nothing is refused
+PROBE = 0x5E1EC7  # keys the streams a stage's ``start`` draws from (with the generation)
 
 
 def series(configs: Sequence[StageConfig]) -> list[str]:
@@ -91,7 +94,8 @@ class Selection:
         """``m`` selected rows per replicate (``oversample``) or the survivors of one batch, and the values
         recorded for generation ``t``. ``sample(k, streams)`` draws ``k`` rows per replicate of the newest model."""
         batch = len(rng)
-        gen = Generation(t, world, rng, lambda k: sample(k, rng))  # type: ignore[arg-type]
+        probe = offshoot(rng, PROBE, t)  # what stages draw to prepare: the chain's own draws stay as they were
+        gen = Generation(t, world, probe, lambda k: sample(k, probe))  # type: ignore[arg-type]
         values: dict[str, np.ndarray] = {}
         for stage in self.stages:
             values |= {f"{stage.label}_{k}": np.asarray(v, float) for k, v in stage.start(gen).items()}
@@ -102,7 +106,7 @@ class Selection:
         batches: list[tuple[Rows, np.ndarray]] = []
         for round_ in range(MAX_ROUNDS):
             streams = rng if round_ == 0 else _only(rng, active)
-            here = Generation(t, gen.world, streams, gen.sample)
+            here = Generation(t, world, streams, gen.sample)  # type: ignore[arg-type]
             rows, keep = sample(size, streams), np.ones((batch, size), bool)
             for stage, tally in zip(self.stages, tallies, strict=True):
                 out = stage.screen(rows, keep, here)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -89,22 +91,26 @@ def generate(
     top_k: int = 0,
     top_p: float = 1.0,
     use_cache: bool = True,
+    bias: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Continue each row of ``prompt`` by up to ``new_tokens`` tokens; rows stop at ``eos``.
 
     Returns the new tokens, ``eos`` from a row's first end on. ``use_cache=False`` recomputes the
-    whole context at every step (the baseline the KV cache is measured against).
+    whole context at every step (the baseline the KV cache is measured against). ``bias(previous)``
+    gives logits ``(b, V)`` added at every step, before temperature, top-k and top-p, from each row's
+    previous token ``(b,)`` (a watermark's green list).
     """
     b = prompt.shape[0]
     out = torch.full((b, new_tokens), eos, dtype=torch.long, device=prompt.device)
     done = torch.zeros(b, dtype=torch.bool, device=prompt.device)
     logits, cache = net(prompt)
-    seq = prompt
+    seq, prev = prompt, prompt[:, -1]
     for i in range(new_tokens):
-        probs = filter_logits(logits[:, -1], temperature, top_k, top_p).softmax(-1)
+        last = logits[:, -1] if bias is None else logits[:, -1] + bias(prev)
+        probs = filter_logits(last, temperature, top_k, top_p).softmax(-1)
         nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
         nxt = nxt.masked_fill(done, eos)
-        out[:, i] = nxt
+        out[:, i] = prev = nxt
         done |= nxt == eos
         if bool(done.all()) or i == new_tokens - 1:
             break

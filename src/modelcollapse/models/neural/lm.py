@@ -9,7 +9,7 @@ Sampling is batched with a KV cache, unconditional (from ``</s>``) or prompted w
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, cast
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from modelcollapse.data import Part
 from modelcollapse.models.base import Metric
@@ -27,6 +27,7 @@ from modelcollapse.models.neural.base import NeuralFamily, TrainedConfig
 from modelcollapse.models.neural.gpt import GPT, generate
 from modelcollapse.models.ngram import TEXT_METRICS
 from modelcollapse.models.rowbased import Fitted
+from modelcollapse.models.watermark import GreenList, WatermarkConfig
 from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
 from modelcollapse.sources.text import EOS, PAD
@@ -50,7 +51,12 @@ def token_loss(net: torch.nn.Module, rows: torch.Tensor, reduction: str = "mean"
 
 
 class LanguageModelConfig(TrainedConfig):
-    """What the token-document families (GPT, Hugging Face) share: the training budget and the sampler."""
+    """What the token-document families (GPT, Hugging Face) share: the training budget and the sampler.
+
+    ``watermark`` (see ``models.watermark``) adds ``delta`` to the logits of the previous token's green
+    list before temperature, top-k and top-p. Without one it is left out of the config's dump, so a
+    config that does not use it keeps its identity and its random streams (they are keyed by the dump).
+    """
 
     epochs: Positive = 1.0
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
@@ -58,7 +64,15 @@ class LanguageModelConfig(TrainedConfig):
     top_k: Annotated[int, Field(ge=0)] = 0
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     prompt_tokens: Annotated[int, Field(ge=0)] = 0
+    watermark: WatermarkConfig | None = None
     sources: ClassVar[tuple[str, ...]] = ("text", "smiles")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("watermark", 0) is None:
+            del data["watermark"]
+        return data
 
     def vocabulary(self, source: Any) -> int:
         """The tokeniser is learned from the real training text: the network gets its exact vocabulary."""
@@ -103,6 +117,8 @@ class LMFamily(NeuralFamily):
             **{k: v for k, v in TEXT_METRICS.items() if k != "test_nll"},
         }
         self.warm_start = isinstance(self.config, GPTModelConfig) and self.config.init == "continue"
+        mark = self.config.watermark
+        self.green = GreenList(mark.key, mark.gamma, self.vocab) if mark is not None else None
 
     def new_net(self, world: World) -> torch.nn.Module:
         cfg = cast(GPTModelConfig, self.config)  # the Hugging Face family builds its own network
@@ -153,16 +169,27 @@ class LMFamily(NeuralFamily):
             start = torch.as_tensor(prefix[sl], dtype=torch.long, device=self.torch_device)
             start = torch.cat([torch.full((len(start), 1), EOS, device=start.device, dtype=torch.long), start], 1)
             cfg = self.config
-            new = (
-                generate(net, start, self.max_tokens - prefix.shape[1], gen, EOS, cfg.temperature, cfg.top_k, cfg.top_p)
-                .cpu()
-                .numpy()
-            )
+            steps = self.max_tokens - prefix.shape[1]
+            args = (cfg.temperature, cfg.top_k, cfg.top_p)
+            new = generate(net, start, steps, gen, EOS, *args, bias=self.watermark_bias()).cpu().numpy()
             docs = np.concatenate([prefix[sl], new], 1)
             ended = np.cumsum(docs == EOS, axis=1) > 0
             ended[:, :k] = False
             out[sl] = np.where(ended, PAD, docs)
         return out
+
+    def watermark_bias(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """+delta on the logits of each row's green tokens, given its previous token (None: no watermark)."""
+        mark, green = self.config.watermark, self.green
+        if mark is None or green is None:
+            return None
+        delta = mark.delta
+
+        def bias(prev: torch.Tensor) -> torch.Tensor:
+            rows = torch.from_numpy(green.rows(prev.cpu().numpy()))
+            return rows.to(device=prev.device, dtype=torch.float32) * delta
+
+        return bias
 
 
 @torch.no_grad()
