@@ -315,7 +315,7 @@ def test_stored_values_read_back_exactly(tmp_path: Path, folder: Path) -> None:
 
 def test_ctrl_c_stops_cleanly_saying_what_is_saved(tmp_path: Path) -> None:
     cfg = {**CFG, "source": {"kind": "gaussian", "dim": 10}, "samples_per_generation": 200}
-    cfg |= {"generations": 100, "replicates": 800}  # 16 chunks of about a second
+    cfg |= {"generations": 1000, "replicates": 800}  # 16 chunks of about a second
     out = tmp_path / "out"
     args = [sys.executable, "-m", "modelcollapse", "run", str(config(tmp_path, cfg)), "--out", str(out), "-q"]
     proc = subprocess.Popen([*args, "-e", "inline"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
