@@ -89,18 +89,31 @@ def test_a_replicates_numbers_do_not_depend_on_its_batch() -> None:
             np.testing.assert_array_equal(values, five[wf][series][:, :3], err_msg=f"{wf} {series}")
 
 
-def test_a_stage_that_keeps_everything_leaves_the_chain_as_it_was() -> None:
-    """Cells differing only in their selection share their streams, and what a stage draws to prepare comes
-    from streams of its own: a detector that only measures changes no number of a chain that draws rows
-    anyway (a selection screens rows, so a chain that draws sufficient statistics draws rows instead)."""
-    watch = [{"kind": "detector", "threshold": 1.0, "train_rows": 40}]
-    rows = ["accumulate-subsample", {"kind": "window", "size": 2}]
-    plain = simulate_experiment(experiment("tabular-kde", workflow=rows))
-    watched = simulate_experiment(experiment("tabular-kde", workflow=rows, selection=watch))
+KEEP_ALL = {  # a stage that keeps every row, on a chain that draws rows anyway: (setting, workflows, stage)
+    "a detector that only measures": (
+        "tabular-kde",
+        ["accumulate-subsample", {"kind": "window", "size": 2}],
+        {"kind": "detector", "threshold": 1.0, "train_rows": 40},
+    ),
+    "a verifier that accepts every error": (
+        "gaussian",
+        ["accumulate-subsample"],
+        {"kind": "verifier", "false_accept": 1.0},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", KEEP_ALL)
+def test_a_stage_that_keeps_everything_leaves_the_chain_as_it_was(name: str) -> None:
+    """Cells differing only in their selection share their streams, and what a stage draws (a detector's
+    training rows, a verifier's coins) comes from streams of its own: a stage that keeps every row changes
+    no number of a chain that draws rows anyway (a chain of sufficient statistics draws rows once screened)."""
+    setting, workflows, stage = KEEP_ALL[name]
+    plain = simulate_experiment(experiment(setting, workflow=workflows))
+    watched = simulate_experiment(experiment(setting, workflow=workflows, selection=[stage]))
     for wf in plain:
         for metric, values in plain[wf].items():
             np.testing.assert_array_equal(watched[wf][metric], values, err_msg=f"{wf} {metric}")
-        assert (watched[wf]["detector_auc"][1:] > 0).all()
 
 
 def _screen(config: Any, rows: Rows, world: Any, seed: int = 0) -> np.ndarray:
@@ -200,6 +213,47 @@ def test_bad_selections_are_refused_naming_the_field() -> None:
     )
     assert _error(selection=[{"kind": "curate", "candidates": 1}]).startswith("selection[0].candidates: ")
     assert _error(selection_mode="all") == "selection_mode: 'all' is not one of: oversample or survivors"
+    assert _error(selection_mode="survivors") == (
+        "selection_mode: survivors needs a selection (stages under selection)"
+    )
+    assert _error(selection=[{"kind": "verifier", "false_reject": 1.0}]) == (
+        "selection[0]: false_reject 1 with false_accept 0 keeps no row"
+    )
+    assert _error(selection=[{"kind": "verifier", "quantile": 1.0}]) == (
+        "selection[0].quantile: 1.0 is invalid: input should be less than 1"
+    )
+    assert _error(selection=[{"kind": "curate", "reward": "closeness", "target": [1.0, 2.0, 3.0]}]) == (
+        "selection[0]: target: reward 'closeness' needs a point of 2 coordinates; got 3"
+    )
+    table = {"kind": "curate", "reward": "table", "values": [1.0, 2.0, 3.0]}
+    four = {"kind": "categorical", "categories": 3, "probabilities": [0.1, 0.2, 0.3, 0.4]}
+    assert _error(setting="categorical", source=four, selection=[table]) == (
+        "selection[0]: values: reward 'table' needs one value per symbol of a categorical source (4)"
+    )
+
+
+def test_a_stages_fields_are_swept_by_index() -> None:
+    from modelcollapse.run.loading import expand
+
+    raw = {
+        "name": "t",
+        "source": {"kind": "gaussian"},
+        "model": {"kind": "gaussian"},
+        "samples_per_generation": 10,
+        "workflow": ["replace"],
+        "generations": 2,
+        "replicates": 1,
+        "selection": [{"kind": "verifier"}, "curate"],
+    }
+    cells = expand(raw | {"sweep": {"selection.0.false_accept": [0.1, 0.2], "selection.1.candidates": [3, 4]}})
+    got = [(e.selection[0].false_accept, e.selection[1].candidates) for _, e in cells]
+    assert got == [(0.1, 3), (0.1, 4), (0.2, 3), (0.2, 4)]
+    with pytest.raises(ConfigError) as err:
+        expand(raw | {"sweep": {"selection.false_accept": [0.1]}})
+    assert (
+        str(err.value)
+        == "selection.false_accept: selection is a list; name its item by index (selection.0.false_accept)"
+    )
 
 
 def test_a_selection_that_keeps_nothing_stops_with_the_reason() -> None:

@@ -158,7 +158,10 @@ def test_truncated_exact() -> None:
     assert S.truncated(p, top_k=2) == pytest.approx([0, 2 / 3, 1 / 3, 0, 0], abs=1e-15)  # tie broken by index
     assert S.truncated(p, top_k=3) == pytest.approx([0, 0.5, 0.25, 0.25, 0], abs=1e-15)
     assert S.truncated(p, top_p=0.5) == pytest.approx([0, 2 / 3, 1 / 3, 0, 0], abs=1e-15)
-    assert S.truncated(p, top_p=0.6) == pytest.approx([0, 0.5, 0.25, 0.25, 0], abs=1e-15)  # 0.4 + 0.2 = top_p: kept
+    dyadic = np.array([0.125, 0.5, 0.25, 0.125])  # sums exact in floating point
+    kept = S.truncated(dyadic, top_p=0.75)  # the first 0.125 follows a mass of exactly top_p: kept
+    assert kept == pytest.approx([1 / 7, 4 / 7, 2 / 7, 0], abs=1e-15)
+    assert S.truncated(p, top_p=0.6) == pytest.approx([0, 2 / 3, 1 / 3, 0, 0], abs=1e-15)  # 0.4 + 0.2 > 0.6 in floats
     assert S.truncated(p, top_p=0.0) == pytest.approx([0, 1, 0, 0, 0], abs=0)
     assert S.truncated(p, top_k=4, top_p=0.6) == pytest.approx([0, 2 / 3, 1 / 3, 0, 0], abs=1e-15)  # on the top-k law
     q = np.array([0.05, 0.3, 0.25, 0.2, 0.12, 0.08])

@@ -23,7 +23,8 @@ Curves = dict[str, np.ndarray]
 
 
 def predict(exp: Experiment) -> dict[tuple[str, str], np.ndarray]:
-    """Exact predictions of metric means per generation, for every workflow where one applies."""
+    """Closed-form predictions of metric means per generation, for every workflow where one applies (exact,
+    except the selection rules of :mod:`~modelcollapse.analysis.selected` that say otherwise)."""
     src, mdl = exp.source.kind, exp.model.kind
     rule = predict_biased if biased(exp) else _RULES.get((src, mdl))
     out: dict[tuple[str, str], np.ndarray] = {}

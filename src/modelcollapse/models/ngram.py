@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
 from modelcollapse._rng import Streams
 from modelcollapse.data import Part
@@ -408,11 +408,7 @@ class NGramModelConfig(FamilyConfig):
     watermark: WatermarkConfig | None = None
     temperature: Positive = 1.0
     sources: ClassVar[tuple[str, ...]] = ("text",)
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        return {k: v for k, v in data.items() if (k, v) not in (("watermark", None), ("temperature", 1.0))}
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("watermark", "temperature")
 
     def build(self, source: Any) -> NGramFamily:
         return NGramFamily(self, source.vocab_size, source.max_tokens)

@@ -175,6 +175,8 @@ class Experiment(Config):
         return self
 
     def _stages_fit(self) -> None:
+        if self.selection_mode != "oversample" and not self.selection:
+            raise ValueError("selection_mode: survivors needs a selection (stages under selection)")
         setting = Setting(self.source, self.model)
         labels = [stage.label for stage in self.selection]
         for i, stage in enumerate(self.selection):

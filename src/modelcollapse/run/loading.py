@@ -29,7 +29,7 @@ MAX_CELLS = 10_000
 MAX_MESSAGE = 400
 MAX_KEY = 100
 UNSWEPT = ("name", "replicates", "sweep", "grid", *GRID_AXES)  # cells differing only there would collide
-_KEY = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")  # dotted identifiers
+_KEY = re.compile(r"[^\W\d]\w*(?:\.(?:[^\W\d]\w*|\d{1,3}))*")  # dotted identifiers; a list item by its index
 _TYPES = {"int", "float", "str", "bool", "list", "dict", "tuple", "set", "none"}
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: safe_load's rules, faster, depth-limited
 PLAIN = (dict, list, str, int, float, bool, type(None))  # what a config holds (YAML's !!binary, !!set: not)
@@ -130,14 +130,39 @@ def check_key(key: Any, where: str) -> str:
 
 
 def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c``; a parent that is not a mapping becomes one (a kind string becomes ``{kind: ...}``)."""
+    """Set ``a.b.c``; a parent that is not a mapping becomes one (a kind string becomes ``{kind: ...}``).
+    An item of a list is named by its index (``selection.0.threshold``)."""
     *parents, leaf = dotted.split(".")
-    node = raw
+    node: Any = raw
     for p in parents:
+        if isinstance(node, list):
+            node = _item(node, p, dotted)
+            continue
+        if isinstance(node.get(p), list):
+            node = node[p]
+            continue
         if not isinstance(node.get(p), dict):
             node[p] = {"kind": node[p]} if isinstance(node.get(p), str) else {}
         node = node[p]
+    if isinstance(node, list):
+        if leaf.isdigit():
+            raise ConfigError(f"{dotted}: names a list item; set a field of it ({dotted}.FIELD)")
+        where = ".".join(parents)
+        raise ConfigError(f"{dotted}: {where} is a list; name its item by index ({where}.0.{leaf})")
     node[leaf] = value
+
+
+def _item(items: list[Any], index: str, dotted: str) -> dict[str, Any]:
+    """Item ``index`` of a list on a dotted path, as a mapping (a kind string becomes ``{kind: ...}``)."""
+    if not index.isdigit() or int(index) >= len(items):
+        last = len(items) - 1
+        raise ConfigError(f"{dotted}: {short(index)} is not an index of a list of {len(items)} (use 0-{last})")
+    i = int(index)
+    if isinstance(items[i], str):
+        items[i] = {"kind": items[i]}
+    if not isinstance(items[i], dict):
+        raise ConfigError(f"{dotted}: item {i} is not a mapping of fields")
+    return items[i]
 
 
 def validate(raw: dict[str, Any]) -> Experiment:

@@ -100,13 +100,15 @@ class CurateConfig(StageConfig):
     def check(self, setting: Setting) -> None:
         kind = setting.source.kind
         if self.reward == "table":
-            src = setting.source
-            size = getattr(src, "categories", None) or len(getattr(src, "probabilities", None) or [])
+            size = setting.source.size if kind == "categorical" else 0
             if kind != "categorical" or len(self.values or []) != size:
                 raise ValueError(f"values: reward 'table' needs one value per symbol of a categorical source ({size})")
         elif self.reward in BUILTIN and kind not in VECTOR_SOURCES:
             allowed = ", ".join(VECTOR_SOURCES)
             raise ValueError(f"reward {self.reward!r} scores rows x of source.kind in: {allowed}; got {kind!r}")
+        dim = setting.source.row_bytes // 8  # numbers per row x (1: a symbol)
+        if self.reward == "closeness" and isinstance(self.target, list) and len(self.target) != dim:
+            raise ValueError(f"target: reward 'closeness' needs a point of {dim} coordinates; got {len(self.target)}")
 
     def build(self, setting: Setting) -> Curate:
         return Curate(self)

@@ -7,9 +7,11 @@
 
 A replicate that needs another batch draws it from its own stream; the others draw nothing (their
 places in the batch are filled from a scratch generator whose rows are thrown away), so a replicate's
-numbers never depend on the replicates drawn beside it. What a stage draws to prepare (a detector's
-training samples) comes from streams keyed under the replicate's, so a stage that keeps every row leaves
-the chain's numbers exactly those of the chain without it.
+numbers never depend on the replicates drawn beside it. What a stage draws (a detector's training
+samples, a verifier's errors, curation's choices) comes from streams keyed under the replicate's, so the
+chain's own stream draws only the model's samples: a stage that keeps every row leaves a chain that
+draws rows exactly as it was without it. (A chain that holds sufficient statistics draws rows instead
+once it has a stage.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from modelcollapse.selection.base import Generation, Screened, Setting, Stage, S
 Mode = Literal["oversample", "survivors"]
 ACCEPTANCE = "acceptance"
 MAX_ROUNDS = 1000  # batches per generation before a stage that keeps (almost) nothing is refused
-PROBE = 0x5E1EC7  # keys the streams a stage's ``start`` draws from (with the generation)
+PROBE, SCREEN = 0x5E1EC7, 0x5C7EE4  # key the streams of a stage's start and screens (with generation, batch)
 
 
 def series(configs: Sequence[StageConfig]) -> list[str]:
@@ -102,25 +104,32 @@ class Selection:
         tallies = [_Tally(batch) for _ in self.stages]
         size = m * self.expansion
         active = np.ones(batch, bool)
-        kept, drawn = np.zeros(batch, int), np.zeros(batch)
-        batches: list[tuple[Rows, np.ndarray]] = []
+        passed, kept, drawn = np.zeros(batch, int), np.zeros(batch, int), np.zeros(batch)
+        batches: list[tuple[Rows, np.ndarray]] = []  # per batch: the rows kept (first), and which of them count
         for round_ in range(MAX_ROUNDS):
             streams = rng if round_ == 0 else _only(rng, active)
-            here = Generation(t, world, streams, gen.sample)  # type: ignore[arg-type]
+            # screening draws (a verifier's errors, curation's choices) come from streams of their own too
+            here = Generation(t, world, offshoot(streams, SCREEN, t, round_), gen.sample)  # type: ignore[arg-type]
             rows, keep = sample(size, streams), np.ones((batch, size), bool)
             for stage, tally in zip(self.stages, tallies, strict=True):
                 out = stage.screen(rows, keep, here)
                 tally.add(keep, out, active)
                 rows, keep = out.rows, out.keep & keep
             keep &= active[:, None]
-            batches.append((rows, keep))
-            kept += keep.sum(1)
+            passed += keep.sum(1)
             drawn += np.where(active, size, 0)
+            take = keep.sum(1) if self.mode == "survivors" else np.minimum(keep.sum(1), m - kept)
+            if width := int(take.max()):  # hold only the rows kept, not the whole batch
+                first = np.argsort(~keep, axis=1, kind="stable")[:, :width]  # kept rows first, in the order drawn
+                batches.append((rows.index(first), np.arange(width) < take[:, None]))
+            elif not batches:
+                batches.append((rows.index(np.zeros((batch, 0), int)), np.zeros((batch, 0), bool)))
+            kept += take
             active = kept < m
             if self.mode == "survivors" or not active.any():
                 break
         else:
-            worst = float((kept / drawn).min())
+            worst = float((passed / drawn).min())
             raise RuntimeError(
                 f"generation {t}: selection kept fewer than {m} rows per replicate in {MAX_ROUNDS} batches of "
                 f"{size} (acceptance {worst:.2g}); loosen its stages or use selection_mode: survivors"
@@ -128,8 +137,8 @@ class Selection:
         for stage, tally in zip(self.stages, tallies, strict=True):
             values |= tally.values(stage.label)
         with np.errstate(invalid="ignore", divide="ignore"):
-            values[ACCEPTANCE] = kept / drawn
-        return _kept(batches, m if self.mode == "oversample" else None), values
+            values[ACCEPTANCE] = passed / drawn
+        return _kept(batches), values
 
 
 def _only(rng: Streams, active: np.ndarray) -> Streams:
@@ -137,16 +146,14 @@ def _only(rng: Streams, active: np.ndarray) -> Streams:
     return Streams([g if a else np.random.default_rng(0) for g, a in zip(rng, active, strict=True)])
 
 
-def _kept(batches: list[tuple[Rows, np.ndarray]], m: int | None) -> Rows:
-    """The first ``m`` kept rows of each replicate over the batches (``None``: every kept row)."""
+def _kept(batches: list[tuple[Rows, np.ndarray]]) -> Rows:
+    """Each replicate's kept rows over the batches, in the order drawn (as many for every replicate)."""
     rows = batches[0][0]
     for more, _ in batches[1:]:
         rows = rows + more
     keep = np.concatenate([k for _, k in batches], axis=1)
     counts = keep.sum(1)
-    if m is None:
-        if len(set(counts.tolist())) > 1:
-            raise ValueError("survivors differ in number between replicates: run them one replicate per block")
-        m = int(counts[0])
-    order = np.argsort(~keep, axis=1, kind="stable")[:, :m]  # kept rows first, in the order drawn
+    if len(set(counts.tolist())) > 1:
+        raise ValueError("survivors differ in number between replicates: run them one replicate per block")
+    order = np.argsort(~keep, axis=1, kind="stable")[:, : int(counts[0])]
     return rows.index(order)

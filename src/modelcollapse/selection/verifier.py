@@ -9,10 +9,10 @@ relabel a share ``relabel`` of the rows with true labels (Feng et al. 2024).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from modelcollapse.data import Rows
 from modelcollapse.registry import STAGES, Fraction
@@ -82,7 +82,7 @@ class VerifierConfig(StageConfig):
 
     kind: Literal["verifier"] = "verifier"
     threshold: float | None = None
-    quantile: Fraction | None = None
+    quantile: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
     false_accept: Fraction = 0.0
     false_reject: Fraction = 0.0
     relabel: Fraction = 0.0
@@ -97,6 +97,8 @@ class VerifierConfig(StageConfig):
                 raise ValueError("give threshold or quantile, not both")
             if not given:
                 data = {**data, "quantile": 0.05}
+            if data.get("false_reject") == 1 and not data.get("false_accept"):
+                raise ValueError("false_reject 1 with false_accept 0 keeps no row")
         return data
 
     def check(self, setting: Setting) -> None:

@@ -11,7 +11,6 @@ import numpy as np
 
 _STEP = 0.2  # trapezoid step in s = log u: error ~ exp(-pi^2 / step), far below 1e-12
 _TAIL = 40.0  # the integrand is below e^-40 outside [s_lo, s_hi]
-_ROUNDING = 1e-12  # top-p: a prefix mass counts as exceeding top_p only beyond rounding
 _CELLS = 1 << 22  # grid points x categories per block of the quadrature (bounds its memory)
 
 
@@ -95,8 +94,8 @@ def truncated(p: np.ndarray, top_k: int | None = None, top_p: float | None = Non
     """Top-k then nucleus (top-p) truncation of p, renormalised (the convention of gpt.filter_logits).
 
     Top-k keeps the k most likely symbols (None or 0: all); top-p then drops a symbol when the renormalised
-    mass of the symbols ranked before it exceeds top_p by more than 1e-12 (None or >= 1: none), so the kept
-    set is the shortest prefix whose mass exceeds top_p. Ties rank by index.
+    mass of the symbols ranked before it exceeds top_p (None or >= 1: none), in floating point exactly as the
+    samplers compute it, so the kept set is the shortest prefix whose mass reaches top_p. Ties rank by index.
     """
     q = _as_categorical(p).copy()
     order = np.argsort(-q, kind="stable")
@@ -105,7 +104,7 @@ def truncated(p: np.ndarray, top_k: int | None = None, top_p: float | None = Non
         q /= q.sum()
     if top_p is not None and top_p < 1.0:
         ranked = q[order]
-        q[order[np.cumsum(ranked) - ranked > top_p + _ROUNDING]] = 0.0
+        q[order[np.cumsum(ranked) - ranked > top_p]] = 0.0
         q /= q.sum()
     return q
 

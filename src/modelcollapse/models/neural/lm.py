@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, cast
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveInt, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
 from modelcollapse.data import Part
 from modelcollapse.models.base import Metric
@@ -66,13 +66,7 @@ class LanguageModelConfig(TrainedConfig):
     prompt_tokens: Annotated[int, Field(ge=0)] = 0
     watermark: WatermarkConfig | None = None
     sources: ClassVar[tuple[str, ...]] = ("text", "smiles")
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("watermark", 0) is None:
-            del data["watermark"]
-        return data
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("watermark",)
 
     def vocabulary(self, source: Any) -> int:
         """The tokeniser is learned from the real training text: the network gets its exact vocabulary."""
