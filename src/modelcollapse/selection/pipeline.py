@@ -96,23 +96,26 @@ class Selection:
         """``m`` selected rows per replicate (``oversample``) or the survivors of one batch, and the values
         recorded for generation ``t``. ``sample(k, streams)`` draws ``k`` rows per replicate of the newest model."""
         batch = len(rng)
-        probe = offshoot(rng, PROBE, t)  # what stages draw to prepare: the chain's own draws stay as they were
-        gen = Generation(t, world, probe, lambda k: sample(k, probe))  # type: ignore[arg-type]
         values: dict[str, np.ndarray] = {}
-        for stage in self.stages:
-            values |= {f"{stage.label}_{k}": np.asarray(v, float) for k, v in stage.start(gen).items()}
+        prepare = [s for s in self.stages if type(s).start is not Stage.start]
+        if prepare:  # what stages draw to prepare: the chain's own draws stay as they were
+            probe = offshoot(rng, PROBE, t)
+            gen = Generation(t, world, probe, lambda k: sample(k, probe))  # type: ignore[arg-type]
+            for stage in prepare:
+                values |= {f"{stage.label}_{k}": np.asarray(v, float) for k, v in stage.start(gen).items()}
         tallies = [_Tally(batch) for _ in self.stages]
         size = m * self.expansion
         active = np.ones(batch, bool)
         passed, kept, drawn = np.zeros(batch, int), np.zeros(batch, int), np.zeros(batch)
         batches: list[tuple[Rows, np.ndarray]] = []  # per batch: the rows kept (first), and which of them count
+        # Screening draws (a verifier's errors, curation's choices) come from streams of their own too, one a
+        # generation: a replicate draws from its own in every batch until it is done, whatever the others do.
+        screens = Generation(t, world, offshoot(rng, SCREEN, t), lambda k: sample(k, rng))  # type: ignore[arg-type]
         for round_ in range(MAX_ROUNDS):
             streams = rng if round_ == 0 else _only(rng, active)
-            # screening draws (a verifier's errors, curation's choices) come from streams of their own too
-            here = Generation(t, world, offshoot(streams, SCREEN, t, round_), gen.sample)  # type: ignore[arg-type]
             rows, keep = sample(size, streams), np.ones((batch, size), bool)
             for stage, tally in zip(self.stages, tallies, strict=True):
-                out = stage.screen(rows, keep, here)
+                out = stage.screen(rows, keep, screens)
                 tally.add(keep, out, active)
                 rows, keep = out.rows, out.keep & keep
             keep &= active[:, None]
