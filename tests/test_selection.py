@@ -249,11 +249,8 @@ def test_a_stages_fields_are_swept_by_index() -> None:
     got = [(e.selection[0].false_accept, e.selection[1].candidates) for _, e in cells]
     assert got == [(0.1, 3), (0.1, 4), (0.2, 3), (0.2, 4)]
     with pytest.raises(ConfigError) as err:
-        expand(raw | {"sweep": {"selection.false_accept": [0.1]}})
-    assert (
-        str(err.value)
-        == "selection.false_accept: selection is a list; name its item by index (selection.0.false_accept)"
-    )
+        expand(raw | {"sweep": {"selection.0": [{"kind": "curate"}]}})
+    assert str(err.value) == "selection.0: names a list item; set a field of it (selection.0.FIELD)"
 
 
 def test_a_selection_that_keeps_nothing_stops_with_the_reason() -> None:

@@ -130,25 +130,23 @@ def check_key(key: Any, where: str) -> str:
 
 
 def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c``; a parent that is not a mapping becomes one (a kind string becomes ``{kind: ...}``).
-    An item of a list is named by its index (``selection.0.threshold``)."""
-    *parents, leaf = dotted.split(".")
+    """Set ``a.b.c``; a parent that is not a mapping becomes one (a kind string becomes ``{kind: ...}``),
+    except that an item of a list is named by its index (``selection.0.threshold``)."""
+    parts = dotted.split(".")
+    *parents, leaf = parts
     node: Any = raw
-    for p in parents:
+    for i, p in enumerate(parents):
         if isinstance(node, list):
             node = _item(node, p, dotted)
             continue
-        if isinstance(node.get(p), list):
+        if isinstance(node.get(p), list) and parts[i + 1].isdigit():
             node = node[p]
             continue
         if not isinstance(node.get(p), dict):
             node[p] = {"kind": node[p]} if isinstance(node.get(p), str) else {}
         node = node[p]
     if isinstance(node, list):
-        if leaf.isdigit():
-            raise ConfigError(f"{dotted}: names a list item; set a field of it ({dotted}.FIELD)")
-        where = ".".join(parents)
-        raise ConfigError(f"{dotted}: {where} is a list; name its item by index ({where}.0.{leaf})")
+        raise ConfigError(f"{dotted}: names a list item; set a field of it ({dotted}.FIELD)")
     node[leaf] = value
 
 
