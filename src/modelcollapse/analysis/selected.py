@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.selection.verifier import real_quantile
+from modelcollapse.sources.gaussian import GaussianTruth
 from modelcollapse.theory import dey_donoho as dd
 from modelcollapse.theory import selection as th
 
@@ -88,11 +90,10 @@ def _verified(exp: Any, wf: Any) -> Curves:
 
 
 def band(threshold: float | None, quantile: float | None, variance: float) -> float:
-    """The verifier's band |x - mu| <= c sd of a 1-D Gaussian, from its log-density threshold or quantile."""
-    from scipy.stats import norm
-
+    """The verifier's band |x - mu| <= c sd of a 1-D Gaussian, from its log-density threshold or quantile
+    (the verifier's own threshold for that quantile)."""
     if quantile is not None:
-        return float(norm.ppf(1 - quantile / 2))
+        threshold = real_quantile(GaussianTruth(np.zeros(1), np.full((1, 1), variance)), quantile)
     assert threshold is not None
     width = -2 * threshold - np.log(2 * np.pi * variance)  # log p >= thr  <=>  z^2 <= width
     return float(np.sqrt(width)) if width > 0 else 0.0
