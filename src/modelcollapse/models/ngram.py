@@ -320,20 +320,23 @@ def _docs(rows: np.ndarray) -> list[np.ndarray]:
     return [r[r != PAD] for r in rows]
 
 
+def token_nll(model: NGramModel, docs: Sequence[np.ndarray], length: int | None = None) -> float:
+    """Mean negative log-likelihood per token (nats) of ``docs`` under ``model``, ``</s>`` counted after each
+    document (after those shorter than ``length`` only, when a sampler cut documents at ``length`` words)."""
+    total, tokens = 0.0, 0
+    for doc in docs:
+        ctx: tuple[int, ...] = (BOS,) * (model.order - 1)
+        for tok in [*doc.tolist(), *([EOS] if length is None or len(doc) < length else [])]:
+            total -= math.log(model.prob(tok, ctx))
+            tokens += 1
+            ctx = (*ctx, tok)[1:] if model.order > 1 else ()
+    return total / max(tokens, 1)
+
+
 def _test_nll(p: Fitted, w: World) -> np.ndarray:
     """Mean negative log-likelihood per token (nats) of the held-out documents, </s> included."""
     test = _docs(w.test.cols["x"][0])
-    out = []
-    for m in p.models:
-        total, tokens = 0.0, 0
-        for doc in test:
-            ctx: tuple[int, ...] = (BOS,) * (m.order - 1)
-            for tok in [*doc.tolist(), EOS]:
-                total -= math.log(m.prob(tok, ctx))
-                tokens += 1
-                ctx = (*ctx, tok)[1:] if m.order > 1 else ()
-        out.append(total / tokens)
-    return np.array(out)
+    return np.array([token_nll(m, test) for m in p.models])
 
 
 def _per_sample(fn: Callable[..., float]) -> Callable[[Fitted, World], np.ndarray]:

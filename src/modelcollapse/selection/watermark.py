@@ -24,19 +24,18 @@ Recorded each generation (``watermark-filter_<name>``):
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
 from modelcollapse.data import Rows
-from modelcollapse.models.ngram import BOS, NGramModel, NGramModelConfig, count_tables
+from modelcollapse.models.ngram import NGramModel, NGramModelConfig, count_tables, token_nll
 from modelcollapse.models.watermark import GreenList, WatermarkConfig, flagged, z_scores
 from modelcollapse.registry import STAGES
 from modelcollapse.selection.base import Generation, Screened, Setting, Stage, StageConfig
 from modelcollapse.sources.base import World
-from modelcollapse.sources.text import EOS, PAD
+from modelcollapse.sources.text import PAD
 
 
 def watermark_of(setting: Setting) -> WatermarkConfig:
@@ -92,7 +91,7 @@ class WatermarkFilter(Stage):
             ref = self.reference_model(gen.world, b)
             marked = dataclasses.replace(ref, watermark=self.mark, green=self.green)
             docs = [[m.generate(length, g) for _ in range(self.config.probe)] for m in (marked, ref)]
-            out.append(nll(ref, docs[0], length) - nll(ref, docs[1], length))
+            out.append(token_nll(ref, docs[0], length) - token_nll(ref, docs[1], length))
         return np.array(out)
 
     def reference_model(self, world: World, b: int) -> NGramModel:
@@ -105,19 +104,6 @@ class WatermarkFilter(Stage):
             world.cache[key] = NGramModel(r.order, self.vocab, r.smoothing, r.k, r.discount, tables)
         model: NGramModel = world.cache[key]
         return dataclasses.replace(model, temperature=r.temperature)
-
-
-def nll(model: NGramModel, docs: list[np.ndarray], length: int) -> float:
-    """Mean negative log-likelihood per token under ``model`` (nats); ``</s>`` counts where a document
-    ended before ``length`` words."""
-    total, tokens = 0.0, 0
-    for doc in docs:
-        ctx: tuple[int, ...] = (BOS,) * (model.order - 1)
-        for tok in [*doc.tolist(), *([EOS] if len(doc) < length else [])]:
-            total -= math.log(model.prob(tok, ctx))
-            tokens += 1
-            ctx = (*ctx, tok)[1:] if model.order > 1 else ()
-    return total / max(tokens, 1)
 
 
 @STAGES.register
