@@ -37,6 +37,16 @@ class Fitted:
         return [self.draw(m, EVAL_SAMPLES, np.random.default_rng(s)) for m, s in pairs]
 
 
+def one_thread() -> Any:
+    """One OpenMP thread for scikit-learn's fits (k-means in a mixture's start, gradient boosting): they are
+    small, and threads contending for busy cores make them many times slower (10-40x on two); the numbers
+    do not change. scikit-learn's OpenMP runtime is loaded first, so that the limit reaches it."""
+    import sklearn.utils._openmp_helpers  # noqa: F401  (links the OpenMP runtime scikit-learn uses)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="openmp")
+
+
 def stacked(parts: Sequence[Part], b: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Rows of replicate ``b`` across the parts, and per-row weights (None when all are 1)."""
     x = np.concatenate([p.data.cols["x"][b] for p in parts])

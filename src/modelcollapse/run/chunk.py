@@ -59,9 +59,9 @@ def block_size(exp: Experiment) -> int:
     size = exp.family().block
     if exp.selection and exp.selection_mode == "survivors":
         return 1  # survivors differ in number between replicates: a batch axis cannot hold them
-    n, gens = exp.samples_per_generation, exp.generations
+    total = exp.samples_per_generation * exp.generations if exp.schedule is None else int(exp.sizes().sum())
     if any(exp.built(wf).needs_rows for wf in exp.workflow):
-        per_replicate = n * gens * exp.source.row_bytes
+        per_replicate = total * exp.source.row_bytes
         size = max(1, min(size, POOL_BYTES_PER_BLOCK // per_replicate))
     return size
 
@@ -80,6 +80,7 @@ def run_block(exp: Experiment, block: int, folder: Path | None = None) -> dict[s
     thread: the matrices of a block are small (threads cost more than they save: EM of a small
     mixture is 5-10x slower on two) and a result never depends on the machine's thread count.
     """
+    import scipy.linalg  # noqa: F401  (loads SciPy's own BLAS, so that the limit reaches it too)
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
 
     with threadpool_limits(limits=1, user_api="blas"):
@@ -106,6 +107,7 @@ def _run_block(exp: Experiment, block: int, folder: Path | None) -> dict[str, di
             metrics,
             None if folder is None else journal(exp, wf, folder),
             exp.selected(),
+            exp.downstream,
         )
         for wf in exp.workflow
     }

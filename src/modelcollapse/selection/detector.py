@@ -27,6 +27,7 @@ from pydantic import Field
 
 from modelcollapse._rng import child_seed
 from modelcollapse.data import Rows
+from modelcollapse.models.rowbased import one_thread
 from modelcollapse.registry import STAGES, Fraction
 from modelcollapse.selection.base import Generation, Screened, Setting, Stage, StageConfig
 
@@ -49,14 +50,6 @@ def flat(x: np.ndarray) -> np.ndarray:
 def _dense(m: Any) -> np.ndarray:
     """A sparse matrix as a dense one (gradient boosting reads dense input only)."""
     return np.asarray(m.toarray())
-
-
-def one_thread() -> Any:
-    """One OpenMP thread while a detector fits and predicts: its fits are small, and gradient boosting's
-    threads, contending for busy cores, make them many times slower (the numbers do not change)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, user_api="openmp")
 
 
 def halves(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
