@@ -156,6 +156,10 @@ CATEGORICAL_METRICS = {
     "gini_simpson": Metric(lambda p, w: 1.0 - (p**2).sum(1), "Gini-Simpson diversity 1 - sum p_i^2"),
     "tv_to_truth": Metric(lambda p, w: 0.5 * np.abs(p - w.truth).sum(1), "total-variation distance to the truth"),
     "l2_sq_to_truth": Metric(lambda p, w: ((p - w.truth) ** 2).sum(1), "squared Euclidean distance to the truth"),
+    "missing_mass": Metric(
+        lambda p, w: np.where(p > 0, 0.0, w.truth).sum(1),
+        "true mass of the symbols the model never generates (Hutter's memorisation error; lost tails)",
+    ),
     "absorbed": Metric(lambda p, w: ((p > 0).sum(1) == 1).astype(float), "1 once the fit is a single atom"),
     "test_nll": Metric(_categorical_nll, "mean negative log-likelihood of held-out real data (nats)"),
 }

@@ -24,11 +24,12 @@ from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from modelcollapse._rng import Streams
 from modelcollapse.data import Part
 from modelcollapse.models.base import FamilyConfig, Metric
+from modelcollapse.models.discrete import biased
 from modelcollapse.models.rowbased import Fitted, RowFamily
 from modelcollapse.models.watermark import GreenList, WatermarkConfig
 from modelcollapse.registry import MODELS, Positive
@@ -84,11 +85,19 @@ class NGramModel:
     watermark: WatermarkConfig | None = None
     temperature: float = 1.0
     green: GreenList | None = None  # the watermark's green rows (shared by the models of a family)
+    top_k: int | None = None
+    top_p: float | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """True when sampling keeps only the top k words (fewer than the vocabulary) or a nucleus."""
+        return (self.top_k is not None and self.top_k < self.vocab) or (self.top_p is not None and self.top_p < 1)
 
     @property
     def reweighted(self) -> bool:
-        """True when sampling reweights the next-word distribution (a watermark, or a temperature other than 1)."""
-        return self.watermark is not None or self.temperature != 1.0
+        """True when sampling reweights the next-word distribution (a watermark, a temperature other than 1,
+        or a truncation to the top k words or the nucleus)."""
+        return self.watermark is not None or self.temperature != 1.0 or self.truncated
 
     def prob(self, w: int, ctx: tuple[int, ...]) -> float:
         if self.smoothing == "add-k":
@@ -159,7 +168,7 @@ class NGramModel:
         masses and drawing base words until one of that colour comes (exact, a few draws). Otherwise by
         inversion of the full reweighted distribution.
         """
-        if self.temperature != 1.0:
+        if self.temperature != 1.0 or self.truncated:
             cum = self._cached((ctx, prev), lambda: np.cumsum(self._tempered(ctx, prev)), "_dense", DENSE_CACHE)
             return min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), self.vocab - 1)
         piece: _Piece = self._cached((ctx, prev), lambda: self._piece(ctx, prev))
@@ -200,7 +209,8 @@ class NGramModel:
     def _tempered(self, ctx: tuple[int, ...], prev: int) -> np.ndarray:
         lift = self.watermark.delta if self.watermark is not None else 0.0
         logits = np.log(self.distribution(ctx)) + lift * self._green_row(prev)
-        return np.exp((logits - logits.max()) / self.temperature)
+        q = np.exp((logits - logits.max()) / self.temperature)
+        return biased(q[None] / q.sum(), 1.0, self.top_k, self.top_p)[0] if self.truncated else q
 
     def _cached(
         self, key: tuple[Any, ...], make: Callable[[], Any], store: str = "_pieces", limit: int = CONTEXT_CACHE
@@ -306,10 +316,11 @@ class NGramFamily(RowFamily):
         return Fitted(models, self.draw, rng.child_seeds())
 
     def sampler(self, model: NGramModel) -> NGramModel:
-        """``model`` with this family's sampling settings (watermark, temperature)."""
+        """``model`` with this family's sampling settings (watermark, temperature, truncation)."""
         cfg = self.config
         if cfg.watermark is not None or cfg.temperature != 1.0:
             model.watermark, model.temperature, model.green = cfg.watermark, cfg.temperature, self.green
+        model.top_k, model.top_p = cfg.top_k, cfg.top_p
         return model
 
     def draw(self, model: NGramModel, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[override]
@@ -399,8 +410,9 @@ class NGramModelConfig(FamilyConfig):
     """n-gram language model (order 1-4) with add-k or interpolated Kneser-Ney smoothing.
 
     Sampling: ``watermark`` (a soft watermark, see ``models.watermark``) and ``temperature`` reweight the
-    next-word distribution. At their defaults (none, 1) they are left out of the config's dump, so a config
-    that does not use them keeps its identity and its random streams (they are keyed by the dump).
+    next-word distribution, then ``top_k`` and ``top_p`` truncate it as a decoder does (see
+    ``models.discrete.biased``). At their defaults (none, 1, none, none) they are left out of the config's
+    dump, so a config that does not use them keeps its identity and its random streams (keyed by the dump).
     """
 
     kind: Literal["ngram"] = "ngram"
@@ -410,8 +422,10 @@ class NGramModelConfig(FamilyConfig):
     discount: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.75
     watermark: WatermarkConfig | None = None
     temperature: Positive = 1.0
+    top_k: PositiveInt | None = None
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     sources: ClassVar[tuple[str, ...]] = ("text",)
-    quiet_defaults: ClassVar[tuple[str, ...]] = ("watermark", "temperature")
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("watermark", "temperature", "top_k", "top_p")
 
     def build(self, source: Any) -> NGramFamily:
         return NGramFamily(self, source.vocab_size, source.max_tokens)
