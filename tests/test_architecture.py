@@ -25,6 +25,7 @@ RANK = {
     "workflows": 3,
     "selection": 4,
     "metrics": 4,
+    "downstream": 4,
     "store": 5,
     "run": 6,
     "analysis": 7,

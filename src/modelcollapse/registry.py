@@ -307,6 +307,7 @@ SOURCES = Registry(
         "modelcollapse.sources.text",
         "modelcollapse.sources.molecules",
         "modelcollapse.sources.images",
+        "modelcollapse.sources.mixture",
     ),
 )
 MODELS = Registry(
@@ -334,5 +335,7 @@ STAGES = Registry(
         "modelcollapse.selection.curate",
         "modelcollapse.selection.detector",
         "modelcollapse.selection.watermark",
+        "modelcollapse.selection.reparation",
     ),
 )
+DOWNSTREAM = Registry("downstream", modules=("modelcollapse.downstream.classifier",))

@@ -78,6 +78,11 @@ class Family:
         """``n`` draws per replicate from the fitted model, as rows or as statistics."""
         raise NotImplementedError
 
+    def row_loss(self, params: Any, x: np.ndarray, world: World) -> np.ndarray | None:
+        """The test loss of each row of ``x`` (B, n, ...), ``(B, n)``, for per-group losses; None where the
+        family has no per-row loss."""
+        return None
+
     def save(self, params: Any, folder: Path, world: World) -> None:
         """Write a fitted generation into ``folder`` (durable families)."""
         raise NotImplementedError(f"{type(self).__name__} is not durable")

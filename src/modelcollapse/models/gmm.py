@@ -12,7 +12,7 @@ from pydantic import PositiveInt
 from modelcollapse._rng import Streams, child_seed
 from modelcollapse.data import Part
 from modelcollapse.models.base import FamilyConfig, Metric
-from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, stacked
+from modelcollapse.models.rowbased import Fitted, RowFamily, common_metrics, one_thread, stacked
 from modelcollapse.registry import MODELS
 from modelcollapse.sources.base import World
 
@@ -46,12 +46,17 @@ class GMMFamily(RowFamily):
         from sklearn.mixture import GaussianMixture
 
         cfg, models = self.config, []
-        for b in range(parts[0].data.batch):
-            x, _ = stacked(parts, b)
-            seed = child_seed(rng[b], bits=31)
-            g = GaussianMixture(cfg.components, covariance_type=cfg.covariance, random_state=seed)
-            models.append(g.fit(x))
+        with one_thread():
+            for b in range(parts[0].data.batch):
+                x, _ = stacked(parts, b)
+                seed = child_seed(rng[b], bits=31)
+                g = GaussianMixture(cfg.components, covariance_type=cfg.covariance, random_state=seed)
+                models.append(g.fit(x))
         return Fitted(models, self.draw, rng.child_seeds())
+
+    def row_loss(self, params: Fitted, x: np.ndarray, world: World) -> np.ndarray:
+        """Negative log-likelihood of each row."""
+        return np.stack([-m.score_samples(xb) for m, xb in zip(params.models, x, strict=True)])
 
     def draw(self, g, n: int, rng: np.random.Generator) -> np.ndarray:  # type: ignore[no-untyped-def]
         comp = rng.choice(len(g.weights_), size=n, p=g.weights_)
@@ -70,7 +75,7 @@ class GMMModelConfig(FamilyConfig):
     kind: Literal["gmm"] = "gmm"
     components: PositiveInt = 3
     covariance: Literal["full", "diag"] = "full"
-    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular", "mixture")
 
     def build(self, source: Any) -> GMMFamily:
         return GMMFamily(self)

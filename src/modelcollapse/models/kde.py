@@ -82,6 +82,10 @@ class KDEFamily(RowFamily):
             models.append(KDEModel(x, None if w is None else w / w.sum(), float(kde.bandwidth_), cfg.kernel, kde))
         return Fitted(models, self.draw, rng.child_seeds())
 
+    def row_loss(self, params: Fitted, x: np.ndarray, world: World) -> np.ndarray:
+        """Negative log-likelihood of each row."""
+        return np.stack([-m.kde.score_samples(xb) for m, xb in zip(params.models, x, strict=True)])
+
     def draw(self, m: KDEModel, n: int, rng: np.random.Generator) -> np.ndarray:
         idx = rng.choice(len(m.x), size=n, p=m.p)
         return m.x[idx] + m.bandwidth * kernel_noise(m.kernel, n, m.x.shape[1], rng)
@@ -106,7 +110,7 @@ class KDEModelConfig(FamilyConfig):
     kind: Literal["kde"] = "kde"
     kernel: Literal["gaussian", "tophat", "epanechnikov"] = "gaussian"
     bandwidth: Positive | Literal["scott", "silverman"] = "scott"
-    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular")
+    sources: ClassVar[tuple[str, ...]] = ("gaussian", "shapes", "tabular", "mixture")
 
     def build(self, source: Any) -> KDEFamily:
         return KDEFamily(self)

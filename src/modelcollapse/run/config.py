@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
+import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -23,10 +24,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from modelcollapse.metrics.groups import group_series
 from modelcollapse.metrics.sets import table
 from modelcollapse.models.base import Family, Metric
 from modelcollapse.models.custom import register_model
 from modelcollapse.registry import (
+    DOWNSTREAM,
     MODELS,
     SOURCES,
     STAGES,
@@ -43,6 +46,7 @@ from modelcollapse.registry import (
 from modelcollapse.selection.base import Setting
 from modelcollapse.selection.pipeline import Mode, Selection, series
 from modelcollapse.workflows.base import Workflow
+from modelcollapse.workflows.schedule import sizes
 
 __all__ = ["Experiment", "GridConfig", "register_model", "stored"]
 
@@ -73,6 +77,7 @@ SourceField = Annotated[Any, _parser(SOURCES)]
 ModelField = Annotated[Any, _parser(MODELS)]
 WorkflowField = Annotated[Any, _parser(WORKFLOWS)]
 StageField = Annotated[Any, _parser(STAGES)]
+DownstreamField = Annotated[Any, _parser(DOWNSTREAM)]
 
 
 class GridConfig(Config):
@@ -105,19 +110,41 @@ class Experiment(Config):
     name: str
     source: SourceField
     model: ModelField
-    samples_per_generation: PositiveInt
+    samples_per_generation: PositiveInt  # rows of generation 1 (and every generation, without a schedule)
     workflow: Annotated[list[WorkflowField], Field(min_length=1)]
     generations: Annotated[int, Field(gt=0, le=2**31 - 1)]  # the results table's columns are 32-bit
     replicates: Annotated[int, Field(gt=0, le=2**31 - 1)]
     seed: Seed = 0
     selection: list[StageField] = Field(default_factory=list)  # stages screening each synthetic batch, in order
     selection_mode: Mode = "oversample"  # oversample: sizes hold; survivors: sizes count what passes
+    downstream: DownstreamField | None = None  # a classifier trained on every generation's data
+    schedule: list[PositiveInt] | str | dict[str, Any] | None = None  # n_t; set by a non-integer samples_per_generation
     metrics: list[str] | None = None
     sweep: dict[str, Any] | None = None  # expanded by run.loading.expand: lists, and zip groups
     grid: dict[str, Any] | None = None  # a real-synthetic grid, expanded by run.loading.expand
-    quiet_defaults: ClassVar[tuple[str, ...]] = ("selection", "selection_mode")
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("selection", "selection_mode", "downstream", "schedule")
     _family: Family | None = PrivateAttr(default=None)
     _workflows: dict[str, Workflow] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule(cls, data: Any) -> Any:
+        """``samples_per_generation`` given as a schedule (a list, a formula) moves to ``schedule``; it keeps
+        generation 1's size, so every reader of the size of the real data set finds a number."""
+        if not isinstance(data, dict):
+            return data
+        given = data.get("samples_per_generation")
+        if isinstance(given, list) and not all(type(n) is int for n in given):
+            return data  # not a list of sizes: the field's own error names what it holds
+        if isinstance(given, list | str | dict) and "generations" in data:
+            if data.get("schedule") is not None:
+                raise ValueError("give samples_per_generation as a schedule or schedule, not both")
+            try:
+                first = int(sizes(given, 1)[0])  # type: ignore[arg-type]
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"samples_per_generation: {err}") from None
+            data = {**data, "samples_per_generation": first, "schedule": given}
+        return data
 
     @field_validator("workflow", mode="before")
     @classmethod
@@ -166,6 +193,8 @@ class Experiment(Config):
                     f"generations is {self.generations}"
                 )
         self._stages_fit()
+        self._downstream_fits(family)
+        self._schedule_fits()
         if self.metrics is not None:
             known = self.metric_table()
             for m in self.metrics:
@@ -187,15 +216,45 @@ class Experiment(Config):
             except ValueError as err:
                 raise ValueError(f"selection[{i}]: {err}") from None
 
+    def _downstream_fits(self, family: Family) -> None:
+        if self.downstream is None:
+            return
+        if not self.source.has_targets():
+            raise ValueError(
+                f"downstream: a classifier needs a source whose rows have classes and groups; "
+                f"source.kind {self.source.kind!r} has none (mixture, or tabular with groups)"
+            )
+        if family.durable:
+            raise ValueError(f"downstream: model {self.model.kind!r} saves its generations; a classifier cannot yet")
+
+    def _schedule_fits(self) -> None:
+        if self.schedule is None:
+            return
+        try:
+            n = sizes(self.schedule, self.generations)
+        except ValueError as err:
+            raise ValueError(f"samples_per_generation: {err}") from None
+        if n[0] != self.samples_per_generation:
+            first = self.samples_per_generation
+            raise ValueError(f"samples_per_generation is {first} but the schedule starts at {n[0]}")
+        for i, wf in enumerate(self.workflow):
+            if not wf.scheduled:
+                allowed = ", ".join(k for k, c in WORKFLOWS.items() if getattr(c, "scheduled", False))
+                raise ValueError(f"workflow[{i}]: {wf.kind} has a fixed size; a schedule works with: {allowed}")
+
+    def sizes(self) -> np.ndarray:
+        """n_1..n_G: the rows of each generation's real or synthetic data set."""
+        if self.schedule is None:
+            return np.full(self.generations, self.samples_per_generation, dtype=np.int64)
+        return sizes(self.schedule, self.generations)
+
     def _enough_rows(self) -> None:
         """A family that needs more rows than a generation trains on (an unbiased estimate's divisor) is refused."""
         need, why = self.model.min_rows(self.source)
-        sizes = [("samples_per_generation", self.samples_per_generation)]
-        sizes += [
-            (f"workflow[{i}] ({wf.label})", wf.fewest_rows(self.samples_per_generation))
-            for i, wf in enumerate(self.workflow)
-        ]
-        for where, rows in sizes:
+        fewest = int(self.sizes().min()) if self.schedule is not None else self.samples_per_generation
+        given = [("samples_per_generation", fewest)]
+        given += [(f"workflow[{i}] ({wf.label})", wf.fewest_rows(fewest)) for i, wf in enumerate(self.workflow)]
+        for where, rows in given:
             if rows < need:
                 raise ValueError(f"{why}, so it needs at least {need} training rows; {where} gives {rows}")
 
@@ -224,7 +283,11 @@ class Experiment(Config):
     def built(self, workflow: Any) -> Workflow:
         """A workflow config's rule for this experiment's sizes, built once."""
         if workflow.label not in self._workflows:
-            self._workflows[workflow.label] = workflow.build(self.samples_per_generation, self.generations)
+            built = workflow.build(self.samples_per_generation, self.generations)
+            if self.schedule is not None:
+                n = self.sizes()
+                built = built._replace(synthetic_size=lambda t: int(n[t - 1]))
+            self._workflows[workflow.label] = built
         return self._workflows[workflow.label]
 
     @property
@@ -247,8 +310,13 @@ class Experiment(Config):
         return list(self.metrics) if self.metrics is not None else list(self.metric_table())
 
     def recorded(self) -> list[str]:
-        """Every series a chain records: the metrics, ``train_size`` and the selection's values."""
-        return [*self.metric_names(), "train_size", *series(self.selection)]
+        """Every series a chain records: the metrics, ``train_size``, the selection's values, the per-group
+        values of a group-aware source and its downstream classifier's."""
+        names = self.source.group_names() if hasattr(self.source, "group_names") else ()
+        out = [*self.metric_names(), "train_size", *series(self.selection)]
+        if names:
+            out += group_series(names) + (self.downstream.series(names) if self.downstream is not None else [])
+        return out
 
 
 def stored(config: dict[str, Any]) -> Experiment:

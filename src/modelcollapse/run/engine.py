@@ -13,11 +13,13 @@ journal, interrupted or not.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from modelcollapse._rng import Streams
-from modelcollapse.data import Part
+from modelcollapse._rng import Streams, offshoot
+from modelcollapse.data import Part, Rows
+from modelcollapse.metrics import groups as per_group
 from modelcollapse.models.base import Family, Metric
 from modelcollapse.run.journal import Journal
 from modelcollapse.selection.pipeline import Selection, series
@@ -25,7 +27,7 @@ from modelcollapse.sources.base import World
 from modelcollapse.workflows.base import Workflow, training_size
 
 TRAIN_SIZE = "train_size"
-
+GROUPS, CLASSIFIER = 0x6E0_05, 0xC1A55  # key the streams of the group measurements and the classifier
 
 def simulate(
     world: World,
@@ -36,17 +38,26 @@ def simulate(
     metrics: Mapping[str, Metric],
     journal: Journal | None = None,
     selection: Selection | None = None,
+    downstream: Any = None,
 ) -> dict[str, np.ndarray]:
     """Run ``generations`` generations, measuring ``metrics``; returns ``{metric: array (generations, B)}``.
 
     ``rng`` holds one stream per replicate. ``train_size`` (rows in each generation's training set) is
     always recorded, and so are the values of a ``selection`` that screens every synthetic batch
-    (NaN in generation 1, which trains on real data alone).
+    (NaN in generation 1, which trains on real data alone). A group-aware world adds the per-group
+    values (:mod:`~modelcollapse.metrics.groups`), its synthetic rows labelled with their group; a
+    ``downstream`` classifier is trained on every generation's training set and labels the next
+    generation's synthetic rows.
     """
     batch = world.train.batch
+    groups = world.groups
     out = {m: np.empty((generations, batch)) for m in (*metrics, TRAIN_SIZE)}
     selected = series(selection.configs) if selection is not None else []
     out |= {v: np.full((generations, batch), np.nan) for v in selected}
+    extra = per_group.group_series(groups.names) if groups is not None else []
+    extra += downstream.series(groups.names) if downstream is not None and groups is not None else []
+    out |= {v: np.full((generations, batch), np.nan) for v in extra}
+    keep_rows = workflow.needs_rows or downstream is not None  # a classifier trains on rows
     durable = family.durable
     journal = journal if durable else None
     step_rng = rng.spawn(1)[0] if durable else rng
@@ -55,16 +66,32 @@ def simulate(
     draws = rng if family.streams else rng[0]  # what fit and sample draw from
 
     def prepare(rows):  # type: ignore[no-untyped-def]
-        return rows if workflow.needs_rows else family.prepare(rows, world)
+        return rows if keep_rows else family.prepare(rows, world)
+
+    clf: Any = None  # the latest generation's classifier
+
+    def annotate(rows: Any) -> Any:
+        """Synthetic rows with the columns of real ones: their group and (the classifier's) target."""
+        if groups is None or not isinstance(rows, Rows):
+            return rows
+        x = rows.cols["x"]
+        cols = {**rows.cols, "group": groups.assign(x)}
+        if "target" in world.train.cols:
+            cols["target"] = clf.predict(x) if clf is not None else np.full(x.shape[:2], -1)
+        return Rows(cols)
 
     def fit(parts: Sequence[Part], previous: object) -> object:
         return family.fit(parts, world, draws, previous if family.warm_start else None)
 
     def synthetic(t: int, params: object, m: int) -> object:
         if selection is None:
-            return family.sample(params, m, draws, world, rows=workflow.needs_rows)
+            return annotate(family.sample(params, m, draws, world, rows=keep_rows))
         rows, values = selection.draw(
-            lambda k, s: family.sample(params, k, s if family.streams else s[0], world, rows=True), m, t, world, rng
+            lambda k, s: annotate(family.sample(params, k, s if family.streams else s[0], world, rows=True)),
+            m,
+            t,
+            world,
+            rng,
         )
         for v in selected:
             out[v][t - 1] = values[v]
@@ -73,12 +100,28 @@ def simulate(
         return prepare(rows)
 
     def record(t: int, params: object, parts: Sequence[Part], synth: object = None, fresh: object = None) -> None:
+        nonlocal clf
         for m in metrics:
             out[m][t - 1] = metrics[m].fn(params, world)
         out[TRAIN_SIZE][t - 1] = training_size(parts)
+        if groups is not None:
+            measure_groups(t, params)
+        if downstream is not None:
+            clf = downstream.fit(parts, offshoot(rng, CLASSIFIER, t))
+            for k, v in downstream.measure(clf, world).items():
+                out[k][t - 1] = v
         if journal is not None:
             save = lambda folder: family.save(params, folder, world)
             journal.write(t, save, synth, fresh, {m: out[m][t - 1] for m in out}, rng[0])  # type: ignore[arg-type]
+
+    def measure_groups(t: int, params: object) -> None:
+        assert groups is not None
+        s = offshoot(rng, GROUPS, t)
+        x = family.sample(params, per_group.EVAL_ROWS, s if family.streams else s[0], world, rows=True).cols["x"]
+        test = world.test
+        losses = family.row_loss(params, test.cols["x"], world)
+        for k, v in per_group.measure(groups, x, losses, test.cols["group"]).items():
+            out[k][t - 1] = v
 
     real = prepare(world.train)
     state = workflow.init(real)

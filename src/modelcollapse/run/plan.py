@@ -48,18 +48,23 @@ def cost(exp: Experiment) -> Plan:
     pooling workflow keeps, and its metric values)."""
     size = block_size(exp)
     n, gens, reps, flows = exp.samples_per_generation, exp.generations, exp.replicates, len(exp.workflow)
+    total = n * gens  # rows over all generations
+    if exp.schedule is not None:
+        sizes = exp.sizes()
+        n, total = int(sizes.max()), int(sizes.sum())
     metrics = len(exp.recorded())
     pools = any(exp.built(wf).needs_rows for wf in exp.workflow)
     fit = max([n, *(getattr(wf, "real", 0) + getattr(wf, "synthetic", 0) for wf in exp.workflow)])  # a grid cell
     test = getattr(exp.source, "test_samples", 0) or 0  # held-out rows, drawn once per block
-    screened = n * (selection.expansion if (selection := exp.selected()) else 1)  # one batch a selection screens
-    rows = fit * (gens if pools else 3) + test + screened  # a pool keeps every generation
+    expansion = selection.expansion if (selection := exp.selected()) else 1
+    screened = n * expansion  # one batch a selection screens
+    rows = (max(fit * gens, total) if pools else 3 * fit) + test + screened  # a pool keeps every generation
     data = size * rows * exp.source.row_bytes
     return Plan(
         1,
         -(-reps // size),
         reps * flows * gens * metrics,
-        reps * flows * gens * screened,
+        reps * flows * total * expansion,
         data + size * gens * metrics * 8 * flows,
     )
 

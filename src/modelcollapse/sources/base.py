@@ -10,6 +10,7 @@ import numpy as np
 from modelcollapse._rng import Streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import Config
+from modelcollapse.sources.groups import Groups
 
 
 class World:
@@ -21,7 +22,8 @@ class World:
     parameters where they are known. ``draw`` gives fresh real rows and
     ``covariates`` the inputs that a conditional model is asked to label (the fixed
     design, or fresh inputs), each replicate from its own stream. ``cache`` is
-    scratch space for per-block precomputations of a model family.
+    scratch space for per-block precomputations of a model family. ``groups``, for a group-aware
+    source, names its groups and assigns any row to one (real rows also carry a ``group`` column).
     """
 
     def __init__(
@@ -31,8 +33,10 @@ class World:
         truth: Any,
         draw: Callable[[int, Streams], Rows],
         covariates: Callable[[int, Streams], np.ndarray] | None = None,
+        groups: Groups | None = None,
     ) -> None:
         self.train, self._test, self.truth, self.draw, self.covariates = train, test, truth, draw, covariates
+        self.groups = groups
         self.cache: dict[str, Any] = {}
 
     @property
@@ -55,6 +59,14 @@ class SourceConfig(Config):
 
     metric_sets: ClassVar[tuple[str, ...]] = ()  # tables of sample metrics this kind of data adds (metrics.sets)
     example: ClassVar[dict[str, Any]] = {}  # the fields a minimal valid config needs (``list`` builds one)
+
+    def group_names(self) -> tuple[str, ...]:
+        """The names of the groups its rows belong to (a group-aware source); empty when it has none."""
+        return ()
+
+    def has_targets(self) -> bool:
+        """True when its rows carry a ``target`` class for a downstream classifier."""
+        return False
 
     @property
     def row_bytes(self) -> int:

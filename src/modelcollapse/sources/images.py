@@ -1,5 +1,9 @@
 """Real images as rows of pixel intensities in [0, 1], with their class labels.
 
+With ``groups: true`` every row carries its class as ``group`` (and ``target``, for a downstream
+classifier), a model's images are assigned a class by a logistic regression fitted once to the real
+training images, and ``class_shares: {3: 0.1}`` keeps only a tenth of class 3's training images.
+
 * ``digits``: scikit-learn's 1,797 handwritten digits (8x8, BSD), bundled; a fixed split holds out
   ``test_fraction`` of them.
 * ``fashion-mnist``: Zalando's Fashion-MNIST (28x28, MIT), from Debian's ``dataset-fashion-mnist``
@@ -13,7 +17,7 @@ import gzip
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
@@ -22,6 +26,7 @@ from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES
 from modelcollapse.sources.base import SourceConfig, World
+from modelcollapse.sources.groups import Assign, Groups, class_names, class_shares, classifier_assign, under_represent
 from modelcollapse.sources.sklearn_data import RealTruth
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -68,9 +73,14 @@ class ImageSource:
     name: str = "digits"
     test_fraction: float = 0.25
     test_samples: int = 1000
+    groups: bool = False  # rows carry their class as ``group`` and ``target``
+    class_shares: tuple[tuple[int, float], ...] = ()  # classes kept at a share of their rows
 
     def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         x, y, xt, yt = load_images(self.name, self.test_fraction)
+        if self.class_shares:
+            kept = under_represent(y, dict(self.class_shares))
+            x, y = x[kept], y[kept]
         if n > len(x):
             raise ValueError(f"{self.name} has {len(x)} training images; asked for {n}")
         streams = as_streams(rng, batch)
@@ -82,11 +92,25 @@ class ImageSource:
             }
         )
 
+        def rows(idx: np.ndarray) -> Rows:
+            return Rows({"x": x[idx], "group": y[idx], "target": y[idx]} if self.groups else {"x": x[idx]})
+
         def draw(m: int, g: Streams) -> Rows:
-            return Rows({"x": x[g.integers(0, len(x), size=(batch, m))]})
+            return rows(g.integers(0, len(x), size=(batch, m)))
 
         truth = ImageTruth(has_modes=True, side=SIDE[self.name], pool=(x, y))
-        return World(Rows({"x": x[picks]}), test, truth, draw)
+        if not self.groups:
+            return World(rows(picks), test, truth, draw)
+        test = Rows({**test.cols, "group": test.cols["label"], "target": test.cols["label"]})
+        groups = Groups(class_names(10), class_shares(y, 10), _oracle(self.name, self.test_fraction))
+        return World(rows(picks), test, truth, draw, groups=groups)
+
+
+@lru_cache(maxsize=4)
+def _oracle(name: str, test_fraction: float) -> Assign:
+    """The class of any image: a logistic regression fitted once to (at most 10,000 of) the real training images."""
+    x, y, _, _ = load_images(name, test_fraction)
+    return classifier_assign(x[:10_000], y[:10_000], 10)
 
 
 @SOURCES.register
@@ -97,6 +121,15 @@ class ImageSourceConfig(SourceConfig):
     name: Literal["digits", "fashion-mnist"] = "digits"
     test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
     test_samples: PositiveInt = 1000
+    groups: bool = False
+    class_shares: dict[Annotated[int, Field(ge=0, le=9)], Annotated[float, Field(gt=0.0, le=1.0)]] | None = None
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("groups", "class_shares")
+
+    def group_names(self) -> tuple[str, ...]:
+        return class_names(10) if self.groups else ()
+
+    def has_targets(self) -> bool:
+        return self.groups
 
     @property
     def dim(self) -> int:
@@ -107,4 +140,5 @@ class ImageSourceConfig(SourceConfig):
         return 8 * self.dim
 
     def build(self) -> ImageSource:
-        return ImageSource(self.name, self.test_fraction, self.test_samples)
+        shares = tuple(sorted((self.class_shares or {}).items()))
+        return ImageSource(self.name, self.test_fraction, self.test_samples, self.groups, shares)

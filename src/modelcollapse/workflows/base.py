@@ -64,6 +64,7 @@ class WorkflowConfig(Config):
     name: str | None = None
     shared_generations: ClassVar[int] = 0  # leading generations that cells with the same chain() share
     theory_argument: ClassVar[str | None] = None  # the field that ``theory workflows --rule KIND:ARG`` sets
+    scheduled: ClassVar[bool] = False  # True when synthetic_size may follow a schedule n_t (its rule ignores n)
 
     @field_validator("name")
     @classmethod

@@ -36,6 +36,7 @@ class ReplaceConfig(WorkflowConfig):
     """Model t trains on the synthetic data of model t-1 only."""
 
     kind: Literal["replace"] = "replace"
+    scheduled: ClassVar[bool] = True
 
     def build(self, n: int, generations: int) -> Workflow:
         return replace(n)
@@ -63,6 +64,7 @@ class AccumulateConfig(WorkflowConfig):
     """Real data plus every synthetic batch so far."""
 
     kind: Literal["accumulate"] = "accumulate"
+    scheduled: ClassVar[bool] = True
 
     def build(self, n: int, generations: int) -> Workflow:
         return accumulate(n)
@@ -278,6 +280,7 @@ class WindowConfig(WorkflowConfig):
 
     kind: Literal["window"] = "window"
     size: PositiveInt = 1
+    scheduled: ClassVar[bool] = True
     theory_argument: ClassVar[str | None] = "size"
 
     def build(self, n: int, generations: int) -> Workflow:
