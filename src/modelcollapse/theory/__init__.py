@@ -4,4 +4,17 @@ Import the module you need (``from modelcollapse.theory import gaussian``): each
 so the workflows, which state their Dey & Donoho weights, do not pull in SciPy's statistics.
 """
 
-__all__ = ["cardinality", "dey_donoho", "discrete", "gaussian", "gaussian1d", "kde", "mixing", "regression"]
+__all__ = [
+    "cardinality",
+    "dey_donoho",
+    "discrete",
+    "gaussian",
+    "gaussian1d",
+    "growth",
+    "kde",
+    "mixing",
+    "regression",
+    "selection",
+    "strong",
+    "tails",
+]
