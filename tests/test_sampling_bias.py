@@ -276,3 +276,37 @@ def test_bad_values_are_refused(model: dict, field: str) -> None:
     source = CATEGORICAL if model["kind"] == "categorical" else {"kind": "gaussian"}
     with pytest.raises(ConfigError, match=f"model.{field}"):
         experiment(source=source, model=model)
+
+
+# --- the n-gram sampler's truncation and the tale of tails ------------------------------------------------
+
+
+@pytest.mark.parametrize("bias", [{"top_k": 5}, {"top_p": 0.5}, {"top_k": 8, "temperature": 0.7}])
+def test_ngram_truncated_next_word_distribution_is_exact(bias: dict[str, Any]) -> None:
+    """Drawn words follow biased(p(. | h)) (temperature, then top-k, then nucleus): chi-square on the kept
+    words, and no word outside them is ever drawn."""
+    from collections import Counter
+
+    from modelcollapse.models.ngram import NGramModel, count_tables
+
+    rng = np.random.default_rng(3)
+    docs = [rng.integers(1, 30, rng.integers(2, 9)) for _ in range(40)]
+    tables = count_tables(docs, [1.0] * len(docs), 2, "kneser-ney")
+    model = NGramModel(2, 30, "kneser-ney", 0.5, 0.75, tables, **bias)
+    ctx, n = (4,), 30_000
+    q = biased(model.distribution(ctx)[None] / model.distribution(ctx).sum(), **bias)[0]
+    drawn = Counter(model.draw_reweighted(ctx, 4, rng) for _ in range(n))
+    observed = np.array([drawn[w] for w in range(30)])
+    kept = q > 0
+    assert observed[~kept].sum() == 0 and kept.sum() < 30
+    assert stats.chisquare(observed[kept], q[kept] * n).pvalue > ALPHA
+
+
+def test_missing_mass_is_the_truth_of_the_symbols_never_generated() -> None:
+    from modelcollapse.models.discrete import CATEGORICAL_METRICS
+    from modelcollapse.sources.base import World
+
+    truth = np.array([0.5, 0.3, 0.15, 0.05])
+    world = World(None, None, truth, None)  # type: ignore[arg-type]
+    fitted = np.array([[0.6, 0.4, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    assert CATEGORICAL_METRICS["missing_mass"].fn(fitted, world).tolist() == [0.2, 0.0]

@@ -551,14 +551,25 @@ def report(
 def assess(
     folder: Annotated[Path, typer.Argument(help="results folder")],
     json_: Annotated[bool, typer.Option("--json", help="print every verdict with its evidence as JSON")] = False,
+    timeline: Annotated[
+        bool, typer.Option("--timeline", help="early warning: when each definition first fired, and its lead")
+    ] = False,
 ) -> None:
     """Does it collapse, and by which definition? A verdict per workflow and definition, with evidence."""
     import json
 
     from modelcollapse.analysis.assess import assess as run_assess
+    from modelcollapse.analysis.timeline import timeline as early
 
     _results(folder)
     rows = run_assess(folder)
+    if timeline:
+        rows = early(rows)
+        if json_:
+            print(json.dumps(rows, indent=1, default=float))
+        else:
+            _print_timeline(rows)
+        return
     if json_:
         print(json.dumps(rows, indent=1, default=float))
         return
@@ -597,6 +608,27 @@ def assess(
                 f"{r['confidence']:.1f}",
             )
     console.print(evidence)
+
+
+def _print_timeline(rows: list[dict[str, Any]]) -> None:
+    table = Table(
+        title="Early warning: first generation each definition fired; lead = generations before the test loss rose",
+        title_justify="left",
+    )
+    for col in ("setting", "workflow", "first gen", "definition", "metric", "lead", "verdict at the end"):
+        table.add_column(col)
+    for r in rows:
+        lead = "" if r["lead"] is None else f"{r['lead']:+d}"
+        table.add_row(
+            escape(r["setting"]),
+            escape(r["workflow"]),
+            str(r["first_generation"]),
+            f"{r['definition']}. {r['name']}",
+            escape(str(r["metric"])),
+            lead,
+            r["outcome"],
+        )
+    console.print(table)
 
 
 theory_app = typer.Typer(help="Closed-form theory (THEORY.md) as tools.", no_args_is_help=True)

@@ -18,7 +18,8 @@ COLLAPSES, STABLE, UNDETERMINED = "collapses", "does not collapse", "undetermine
 Trajectories = Mapping[str, np.ndarray]  # metric -> (replicates, generations)
 
 LOSSES = ("test_loss", "test_nll", "test_mse", "excess_risk")  # population risk, in order of preference
-ERRORS = ("excess_risk", "mean_sq_error", "w2_sq", "l2_sq_to_truth", "tv_to_truth", "sliced_w2")  # -> 0 with n
+# errors that tend to 0 with n
+ERRORS = ("excess_risk", "mean_sq_error", "w2_sq", "l2_sq_to_truth", "tv_to_truth", "sliced_w2", "missing_mass")
 VARIANCES = ("cov_logdet_change", "cov_trace_ratio", "variance_ratio", "entropy", "gini_simpson", "heterozygosity")
 
 
@@ -240,9 +241,10 @@ def _relative_drop(
 
 
 def lost_tails(traj: Trajectories, th: Thresholds) -> Verdict:
-    """7. Disappearance of real tail data: mass beyond real quantiles, surviving support, rare tokens."""
+    """7. Disappearance of real tail data: a minority group's share, mass beyond real quantiles, surviving
+    support, rare tokens."""
     name = "disappearance of real tail data"
-    m = _pick(traj, ("tail_kept", "support_size", "tail_mass_q95", "rare_token_share"))
+    m = _pick(traj, ("minority_share", "tail_kept", "support_size", "tail_mass_q95", "rare_token_share"))
     if m is None:
         return Verdict(7, name, UNDETERMINED, note="no tail metric")
     return _relative_drop(traj, m, th.tail_kept, th, 7, name, m)

@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from modelcollapse.analysis.scheduled import predict_scheduled
 from modelcollapse.analysis.selected import biased, predict_biased
 from modelcollapse.run.config import Experiment
 from modelcollapse.selection.pipeline import series
-from modelcollapse.theory import cardinality, discrete, gaussian, gaussian1d, kde, mixing, regression
+from modelcollapse.theory import cardinality, discrete, gaussian, gaussian1d, kde, mixing, regression, strong, tails
 from modelcollapse.theory import dey_donoho as dd
 from modelcollapse.workflows.base import WorkflowConfig
 
@@ -27,6 +28,8 @@ def predict(exp: Experiment) -> dict[tuple[str, str], np.ndarray]:
     except the selection rules of :mod:`~modelcollapse.analysis.selected` that say otherwise)."""
     src, mdl = exp.source.kind, exp.model.kind
     rule = predict_biased if biased(exp) else _RULES.get((src, mdl))
+    if getattr(exp, "schedule", None) is not None:
+        rule = None if biased(exp) else predict_scheduled
     out: dict[tuple[str, str], np.ndarray] = {}
     if rule is None:
         return out
@@ -124,9 +127,16 @@ def _rho(exp: Any, wf: Any) -> np.ndarray | None:
 def _regression(exp: Any, wf: Any) -> Curves:
     src, mdl = exp.source, exp.model
     d, n, g = src.dim, exp.samples_per_generation, exp.generations
-    if mdl.kind != "ols" or mdl.noise != "known" or n <= d + 1:
+    if mdl.kind == "ridge":
+        return _ridge(exp, wf)
+    if mdl.kind != "ols" or n <= d + 1:
         return {}
     sigma2 = src.noise_std**2
+    if wf.kind == "fresh" and src.design == "fresh" and wf.real_weight is None and sum(wf.sizes(n)) == n:
+        chain = strong.fresh_chain(n, wf.sizes(n)[1] / n, d, sigma2, g, mdl.noise, mdl.estimator)  # exact
+        return {"excess_risk": chain, "test_mse": chain + sigma2}
+    if mdl.noise != "known":
+        return {}
     if wf.kind == "real-synthetic":
         if src.design != "fresh":  # the synthetic rows would reuse the generator's own inputs
             return {}
@@ -146,6 +156,22 @@ def _regression(exp: Any, wf: Any) -> Curves:
     return {"excess_risk": rho * base, "test_mse": rho * base + sigma2}
 
 
+def _ridge(exp: Any, wf: Any) -> Curves:
+    """A real-synthetic cell of ridge (theory.strong: exact in three Wishart traces, their deterministic
+    equivalents within about 0.1 / d of the risk): isotropic features, known noise, a ridge generator."""
+    src, mdl, n = exp.source, exp.model, exp.samples_per_generation
+    if wf.kind != "real-synthetic" or wf.generator != 1 or src.design != "fresh" or mdl.noise != "known":
+        return {}
+    if not np.allclose(src.feature_variance, 1.0):  # the deterministic equivalents are for Sigma = I
+        return {}
+    d, alpha, sigma2, total = src.dim, mdl.alpha, src.noise_std**2, wf.real + wf.synthetic
+    signal = 1.0  # w* ~ N(0, I / d)
+    gap = strong.ridge_risk(n, 0.0, d, alpha, sigma2, signal, 0.0)  # the generator's own risk
+    cross = -alpha * strong.ridge_moments(n, d, alpha).tr1 / d * signal  # E w*.(w_g - w*): its shrinkage
+    risk = strong.ridge_risk(total, wf.synthetic / total, d, alpha, sigma2, signal, gap, cross)
+    return _at_last(exp, {"excess_risk": risk, "test_mse": risk + sigma2})
+
+
 def _categorical(exp: Any, wf: Any) -> Curves:
     p0 = exp.source.build().p
     n, g = exp.samples_per_generation, exp.generations
@@ -158,10 +184,15 @@ def _categorical(exp: Any, wf: Any) -> Curves:
         return _at_last(exp, {"l2_sq_to_truth": error})
     if wf.kind == "replace":
         t = np.arange(1, g + 1)
-        return {
+        out = {
             "gini_simpson": discrete.expected_gini_simpson(t, n, p0),
-            "support_size": discrete.expected_support(g, n, p0),
         }
+        if n <= tails.MAX_EXACT_ROWS:
+            out["missing_mass"] = tails.replace_missing_mass(p0, n, g)
+            out["support_size"] = tails.expected_support(p0, n, g)
+        return out
+    if wf.kind == "accumulate":
+        return {"missing_mass": tails.accumulate_missing_mass(p0, n, g)}
     if wf.kind == "fresh" and wf.real_weight is None:
         n_r, n_s = wf.sizes(n)
         return {"l2_sq_to_truth": discrete.fresh_real_deviation(g, n_r, n_s, p0, n0=n)}
@@ -202,6 +233,7 @@ def _kde(exp: Any, wf: Any) -> Curves:
 _RULES: dict[tuple[str, str], Callable[[Any, Any], Curves]] = {
     ("gaussian", "gaussian"): _gaussian,
     ("linear-regression", "ols"): _regression,
+    ("linear-regression", "ridge"): _regression,
     ("categorical", "categorical"): _categorical,
     ("bernoulli", "bernoulli"): _bernoulli,
     ("poisson", "poisson"): _poisson,

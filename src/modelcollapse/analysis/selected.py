@@ -22,6 +22,7 @@ from modelcollapse.selection.verifier import real_quantile
 from modelcollapse.sources.gaussian import GaussianTruth
 from modelcollapse.theory import dey_donoho as dd
 from modelcollapse.theory import selection as th
+from modelcollapse.theory import tails
 
 Curves = dict[str, np.ndarray]
 POPULATION_ROWS = 1000  # fewest rows per generation for which the population-limit curves are drawn
@@ -39,7 +40,21 @@ def predict_biased(exp: Any, wf: Any) -> Curves:
     if (src, mdl) == ("gaussian", "gaussian"):
         return _verified(exp, wf) if exp.selection else _shrunk(exp, wf)
     if (src, mdl) == ("categorical", "categorical"):
-        return _curated(exp, wf)
+        return _curated(exp, wf) if exp.selection else _truncated(exp, wf)
+    return {}
+
+
+def _truncated(exp: Any, wf: Any) -> Curves:
+    """Top-k / top-p sampling, the tale of tails (``theory.tails``): the missing mass under replace (approx.:
+    the fitted top set is the true one) and accumulate (exact: a pooled count is 0 iff the real one is)."""
+    mdl, n, g = exp.model, exp.samples_per_generation, exp.generations
+    if mdl.temperature != 1.0 or mdl.smoothing or n > tails.MAX_EXACT_ROWS:
+        return {}
+    p0 = exp.source.build().p
+    if wf.kind == "replace":
+        return {"missing_mass": tails.replace_missing_mass(p0, n, g, mdl.top_k, mdl.top_p)}
+    if wf.kind == "accumulate":
+        return {"missing_mass": tails.accumulate_missing_mass(p0, n, g)}
     return {}
 
 
