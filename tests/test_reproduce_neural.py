@@ -1,4 +1,5 @@
-"""The neural reproductions: no closed form, so the direction of the effect against the seed spread."""
+"""The reproductions without a closed form (the neural ones, the fairness loop): the direction of the effect
+against the seed spread."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from modelcollapse.report.reproduce import available, scaled
 
 NEURAL = ["gerstgrasser2024-lm", "gerstgrasser2024-vae", "diffusion-2d", "molecules-smiles"]
+EFFECTS = [*NEURAL, "wyllie2024-fairness"]  # the fairness loop's effect is also tested quickly in test_groups.py
 
 
 def test_scale_multiplies_the_listed_fields_and_keeps_heads_dividing_width() -> None:
@@ -22,7 +24,7 @@ def test_scale_multiplies_the_listed_fields_and_keeps_heads_dividing_width() -> 
     assert base["model"]["width"] == 128  # the bundled config is untouched
 
 
-@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("name", EFFECTS)
 def test_neural_reproductions_are_bundled_with_an_effect(name: str) -> None:
     repro = available()[name]
     assert repro.effect is not None and set(repro.effect) == {"metric", "worse", "better"}
@@ -31,7 +33,7 @@ def test_neural_reproductions_are_bundled_with_an_effect(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("name", EFFECTS)
 def test_replace_ends_worse_than_accumulate_beyond_the_seed_spread(tmp_path, name: str) -> None:  # type: ignore[no-untyped-def]
     from modelcollapse.report.reproduce import reproduce
 

@@ -138,9 +138,10 @@ def draw(t: pd.DataFrame, title: str, path: Path, declared: tuple[list[int], lis
     _heatmap(axes[0, 1], rel, reals, syns, norm, "RdBu_r", what)
     _curves(axes[1, 0], t, totals(t), "total", lambda s: s.n_real / (s.n_real + s.n_syn), "share of real data")
     _curves(axes[1, 1], t[t.n_syn.isin(syns)], reals, "n_real", lambda s: s.n_syn, "N_syn (synthetic points)")
-    axes[1, 1].set_xscale("symlog", linthresh=max(1, min(s for s in syns if s > 0)))
-    axes[1, 1].set_xticks(syns, [str(s) for s in syns])
-    axes[1, 1].minorticks_off()
+    if any(s > 0 for s in syns):  # a grid of totals and proportions only has no N_syn axis
+        axes[1, 1].set_xscale("symlog", linthresh=max(1, min(s for s in syns if s > 0)))
+        axes[1, 1].set_xticks(syns, [str(s) for s in syns])
+        axes[1, 1].minorticks_off()
     for ax in axes[1]:
         ax.set_ylabel(label)
         if positive and t.centre.max() / t.centre.min() > 30:
@@ -161,6 +162,10 @@ def _matrix(t: pd.DataFrame, reals: list[int], syns: list[int], column: str) -> 
 
 
 def _heatmap(ax, m: np.ndarray, reals: list[int], syns: list[int], norm, cmap: str, title: str) -> None:  # type: ignore[no-untyped-def]
+    if not np.isfinite(m).any():  # no cell on the real x synthetic axes (a grid of totals only)
+        ax.text(0.5, 0.5, "no cell on the N_real x N_syn axes", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
     image = ax.imshow(np.ma.masked_invalid(m), origin="lower", cmap=cmap, norm=norm, aspect="auto")
     ax.figure.colorbar(image, ax=ax, shrink=0.85)
     ax.set_xticks(range(len(syns)), [str(s) for s in syns])
