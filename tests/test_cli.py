@@ -112,7 +112,8 @@ def test_run_show_export_and_resume(tmp_path: Path) -> None:
 def test_list_names_everything() -> None:
     res = cli("list")
     assert res.returncode == 0
-    for word in ("accumulate-subsample", "real-fraction", "linear-regression", "excess_risk", "gini_simpson"):
+    words = ("accumulate-subsample", "real-fraction", "linear-regression", "excess_risk", "gini_simpson", "mixture")
+    for word in (*words, "reparation", "downstream tasks", "classifier"):
         assert word in res.stdout
 
 

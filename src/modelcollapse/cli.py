@@ -364,15 +364,16 @@ def _fmt(mean: float, se: float, nonfinite: float) -> str:
 
 @app.command("list")
 def list_() -> None:
-    """Sources, model families, workflows, selection stages and metrics, with one-line descriptions (from the
-    registry)."""
-    from modelcollapse.registry import MODELS, SOURCES, STAGES, WORKFLOWS, doc
+    """Sources, model families, workflows, selection stages, downstream tasks and metrics, with one-line
+    descriptions (from the registry)."""
+    from modelcollapse.registry import DOWNSTREAM, MODELS, SOURCES, STAGES, WORKFLOWS, doc
 
     for title, registry in (
         ("sources (source.kind)", SOURCES),
         ("model families (model.kind)", MODELS),
         ("workflows (workflow.kind)", WORKFLOWS),
         ("selection stages (selection[].kind)", STAGES),
+        ("downstream tasks (downstream.kind)", DOWNSTREAM),
     ):
         table = Table(title=title, title_justify="left")
         table.add_column("kind")

@@ -29,6 +29,7 @@ from modelcollapse.workflows.base import Workflow, training_size
 TRAIN_SIZE = "train_size"
 GROUPS, CLASSIFIER = 0x6E0_05, 0xC1A55  # key the streams of the group measurements and the classifier
 
+
 def simulate(
     world: World,
     family: Family,
