@@ -29,6 +29,8 @@ def test_schedule_forms() -> None:
         ("10 * (t", "not a formula of t"),
         ("10 - 5 * t", "the formula gives -0 rows at t = 2|the formula gives 0 rows at t = 2"),
         ("10 ** (10 ** t)", "the formula fails at t = 3|the formula gives"),
+        ("10 ** 10 ** 10 * t", "the formula fails at t = 1: "),
+        ("sqrt(-t)", "the formula fails at t = 1: math domain error"),
         ("x" * 201, "a formula is at most 200 characters"),
         ({"formula": "n0 * t", "T": 3}, "a constant is a short lower-case name"),
         ({"n0": 3}, "a schedule mapping needs formula"),

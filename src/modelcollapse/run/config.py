@@ -139,9 +139,9 @@ class Experiment(Config):
         if isinstance(given, list | str | dict) and "generations" in data:
             if data.get("schedule") is not None:
                 raise ValueError("give samples_per_generation as a schedule or schedule, not both")
-            try:
-                first = int(sizes(given, 1)[0])  # type: ignore[arg-type]
-            except (ValueError, TypeError) as err:
+            try:  # a list is checked whole here; a formula at every generation once generations is known
+                first = int(sizes(given, max(len(given), 1) if isinstance(given, list) else 1)[0])  # type: ignore[arg-type]
+            except (ValueError, TypeError, ArithmeticError) as err:
                 raise ValueError(f"samples_per_generation: {err}") from None
             data = {**data, "samples_per_generation": first, "schedule": given}
         return data

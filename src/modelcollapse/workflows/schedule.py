@@ -46,15 +46,19 @@ _FUNCS: dict[str, Callable[[float], float]] = {
 Schedule = list[int] | str | Mapping[str, Any]
 
 
+class FormulaError(ValueError):
+    """A formula that is not allowed (what it may use is named), as opposed to one that fails at some t."""
+
+
 def formula(text: str, constants: Mapping[str, float] | None = None) -> Callable[[int], float]:
     """The function of ``t`` that ``text`` writes; ValueError naming what is not allowed."""
     if len(text) > MAX_FORMULA:
-        raise ValueError(f"a formula is at most {MAX_FORMULA} characters")
+        raise FormulaError(f"a formula is at most {MAX_FORMULA} characters")
     names = dict(constants or {})
     try:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError:
-        raise ValueError(f"not a formula of t: {text[:60]!r}") from None
+        raise FormulaError(f"not a formula of t: {text[:60]!r}") from None
 
     def value(node: ast.AST, t: int) -> float:
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
@@ -74,9 +78,14 @@ def formula(text: str, constants: Mapping[str, float] | None = None) -> Callable
         ):
             return float(_FUNCS[node.func.id](value(node.args[0], t)))
         allowed = ", ".join(["t", *names, *_FUNCS])
-        raise ValueError(f"a formula may use numbers, + - * / // % **, and {allowed}; got {ast.unparse(node)[:40]!r}")
+        raise FormulaError(f"a formula may use numbers, + - * / // % **, and {allowed}; got {ast.unparse(node)[:40]!r}")
 
-    value(tree, 1)  # refuse what is not allowed before any work
+    try:
+        value(tree, 1)  # refuse what is not allowed before any work
+    except FormulaError:
+        raise
+    except (ArithmeticError, ValueError):
+        pass  # allowed, but it fails (a math domain error): sizes says at which t
     return lambda t: value(tree, t)
 
 
@@ -103,7 +112,7 @@ def sizes(schedule: Schedule, generations: int) -> np.ndarray:
     for t in range(1, generations + 1):
         try:
             n = f(t)
-        except (OverflowError, ZeroDivisionError, ValueError) as err:
+        except (ArithmeticError, ValueError) as err:
             raise ValueError(f"the formula fails at t = {t}: {err}") from None
         if not math.isfinite(n) or not 1 <= round(n) <= MAX_SIZE:
             raise ValueError(f"the formula gives {n:.4g} rows at t = {t}; allowed: 1 to {MAX_SIZE:.0e}")
