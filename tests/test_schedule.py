@@ -42,6 +42,8 @@ def test_bad_schedules_are_refused(schedule, message: str) -> None:  # type: ign
 
 
 def test_config_errors_name_the_field() -> None:
+    with pytest.raises(ConfigError, match="a schedule covers at most 1,000,000 generations; generations is 2,000,000"):
+        experiment(samples_per_generation="10 * t", generations=2_000_000)
     with pytest.raises(ConfigError, match="samples_per_generation: the schedule lists 2 sizes; generations is 6"):
         experiment(samples_per_generation=[10, 20])
     with pytest.raises(ConfigError, match="workflow\\[0\\]: mix has a fixed size; a schedule works with: replace"):

@@ -125,6 +125,7 @@ class Experiment(Config):
     quiet_defaults: ClassVar[tuple[str, ...]] = ("selection", "selection_mode", "downstream", "schedule")
     _family: Family | None = PrivateAttr(default=None)
     _workflows: dict[str, Workflow] = PrivateAttr(default_factory=dict)
+    _sizes: np.ndarray | None = PrivateAttr(default=None)  # the schedule's n_t, evaluated once
 
     @model_validator(mode="before")
     @classmethod
@@ -231,7 +232,7 @@ class Experiment(Config):
         if self.schedule is None:
             return
         try:
-            n = sizes(self.schedule, self.generations)
+            n = self.sizes()
         except ValueError as err:
             raise ValueError(f"samples_per_generation: {err}") from None
         if n[0] != self.samples_per_generation:
@@ -246,7 +247,9 @@ class Experiment(Config):
         """n_1..n_G: the rows of each generation's real or synthetic data set."""
         if self.schedule is None:
             return np.full(self.generations, self.samples_per_generation, dtype=np.int64)
-        return sizes(self.schedule, self.generations)
+        if self._sizes is None:
+            self._sizes = sizes(self.schedule, self.generations)
+        return self._sizes
 
     def _enough_rows(self) -> None:
         """A family that needs more rows than a generation trains on (an unbiased estimate's divisor) is refused."""
@@ -266,12 +269,12 @@ class Experiment(Config):
     def __getstate__(self) -> dict[Any, Any]:
         """What travels to a worker process: the config; the family and workflows are rebuilt there, once."""
         state = super().__getstate__()
-        return {**state, "__pydantic_private__": {"_family": None, "_workflows": {}}}
+        return {**state, "__pydantic_private__": {"_family": None, "_workflows": {}, "_sizes": None}}
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Experiment:
         """A copy (with ``update`` applied) that builds its own family and workflows."""
         copy = super().model_copy(update=update, deep=deep)
-        copy._family, copy._workflows = None, {}
+        copy._family, copy._workflows, copy._sizes = None, {}, None
         return copy
 
     def family(self) -> Family:

@@ -166,6 +166,9 @@ class TableSource:
         return World(rows(rest[:, :n]), rows(test_idx, labels=True), truth, draw, groups=groups)
 
 
+# (features, classes) of each bundled table: what a config knows of its rows before loading it.
+TABLES = {"iris": (4, 3), "wine": (13, 3), "breast-cancer": (30, 2), "digits": (64, 10), "diabetes": (10, 2)}
+
 # A table's protected attribute: (column, names of its values in increasing order). The diabetes table
 # codes sex as 1 and 2 without saying which is which (Efron et al. 2004), so neither is named.
 ATTRIBUTES = {"diabetes": (1, ("sex1", "sex2"))}
@@ -237,15 +240,14 @@ class TabularSourceConfig(SourceConfig):
             return ()
         if self.groups == "attribute":
             return ATTRIBUTES[self.name][1]
-        return class_names({"iris": 3, "wine": 3, "breast-cancer": 2, "digits": 10, "diabetes": 2}[self.name])
+        return class_names(TABLES[self.name][1])
 
     def has_targets(self) -> bool:
         return self.groups is not None
 
     @property
     def row_bytes(self) -> int:
-        width = {"iris": 4, "wine": 13, "breast-cancer": 30, "digits": 64, "diabetes": 10}[self.name]
-        return 8 * width + (16 if self.groups else 0)
+        return 8 * TABLES[self.name][0] + (16 if self.groups else 0)
 
     def build(self) -> TableSource:
         shares = tuple(sorted((self.class_shares or {}).items()))

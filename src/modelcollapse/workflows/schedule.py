@@ -24,6 +24,7 @@ import numpy as np
 
 MAX_FORMULA = 200  # characters
 MAX_SIZE = 10**12  # rows in one generation
+MAX_GENERATIONS = 10**6  # a schedule is one array of sizes, evaluated before any work
 
 _OPS: dict[type, Callable[..., float]] = {
     ast.Add: operator.add,
@@ -91,6 +92,8 @@ def formula(text: str, constants: Mapping[str, float] | None = None) -> Callable
 
 def sizes(schedule: Schedule, generations: int) -> np.ndarray:
     """n_1..n_G, the rows of each generation (generation 1: the real rows)."""
+    if generations > MAX_GENERATIONS:
+        raise ValueError(f"a schedule covers at most {MAX_GENERATIONS:,} generations; generations is {generations:,}")
     if isinstance(schedule, list):
         if len(schedule) < generations:
             raise ValueError(f"the schedule lists {len(schedule)} sizes; generations is {generations}")
