@@ -307,3 +307,32 @@ def test_chain_is_vectorised() -> None:
     """K = 1000 distinct probabilities, T = 1000, 10 generations: two binomial matrices of 1e6 cells."""
     out = L.replace_missing_mass(L.zipf(1000, 1.5), 1000, 10, top_k=50)
     assert out.shape == (10,) and np.all(np.diff(out) > 0)
+
+
+def test_topk_gap_gates_the_truncated_predictions() -> None:
+    """z_k by hand; a top-k replace curve is drawn where z_k >= 3 (the bundled top-2 Zipf(2) cells) and not
+    where the fitted top k is a coin toss (top-20 of Zipf(1.2) at T = 50, z_20 ~ 0.02), nor for top-p."""
+    from modelcollapse import load
+    from modelcollapse.analysis.predictions import predict
+
+    p = np.array([0.5, 0.3, 0.2])
+    assert L.topk_gap(p, 1, 100) == pytest.approx(10 * 0.2 / np.sqrt(0.8))
+    assert L.topk_gap(p, 3, 100) == float("inf")
+
+    def curves(k: int | None, top_p: float | None, categories: int, exponent: float, n: int) -> set[str]:
+        exp = load(
+            {
+                "name": "t",
+                "source": {"kind": "categorical", "categories": categories, "exponent": exponent},
+                "model": {"kind": "categorical", "top_k": k, "top_p": top_p},
+                "samples_per_generation": n,
+                "workflow": ["replace", "accumulate"],
+                "generations": 3,
+                "replicates": 2,
+            }
+        )
+        return {wf for wf, _ in predict(exp)}
+
+    assert curves(2, None, 200, 2.0, 300) == {"replace", "accumulate"}
+    assert curves(20, None, 200, 1.2, 50) == {"accumulate"}
+    assert curves(None, 0.5, 200, 2.0, 300) == {"accumulate"}

@@ -26,6 +26,7 @@ from modelcollapse.theory import tails
 
 Curves = dict[str, np.ndarray]
 POPULATION_ROWS = 1000  # fewest rows per generation for which the population-limit curves are drawn
+TOPK_GAP = 3.0  # fewest z_k for a top-k replace curve (the failing regime of tails-theory.md has z_k ~ 0)
 
 
 def biased(exp: Any) -> bool:
@@ -45,14 +46,17 @@ def predict_biased(exp: Any, wf: Any) -> Curves:
 
 
 def _truncated(exp: Any, wf: Any) -> Curves:
-    """Top-k / top-p sampling, the tale of tails (``theory.tails``): the missing mass under replace (approx.:
-    the fitted top set is the true one) and accumulate (exact: a pooled count is 0 iff the real one is)."""
+    """Top-k / top-p sampling, the tale of tails (``theory.tails``): the missing mass under replace with top-k
+    (approx.: drawn only where T samples rank the true top k first, ``topk_gap >= TOPK_GAP``; top-p's nucleus
+    ratchets, so none) and under accumulate (exact: a pooled count is 0 iff the real one is)."""
     mdl, n, g = exp.model, exp.samples_per_generation, exp.generations
     if mdl.temperature != 1.0 or mdl.smoothing or n > tails.MAX_EXACT_ROWS:
         return {}
     p0 = exp.source.build().p
     if wf.kind == "replace":
-        return {"missing_mass": tails.replace_missing_mass(p0, n, g, mdl.top_k, mdl.top_p)}
+        if mdl.top_p is not None or mdl.top_k is None or tails.topk_gap(p0, mdl.top_k, n) < TOPK_GAP:
+            return {}
+        return {"missing_mass": tails.replace_missing_mass(p0, n, g, mdl.top_k)}
     if wf.kind == "accumulate":
         return {"missing_mass": tails.accumulate_missing_mass(p0, n, g)}
     return {}

@@ -37,6 +37,7 @@ _CELLS = 1 << 22  # symbols x counts per block of binomial laws (bounds the memo
 
 MAX_EXACT_ROWS = 4000  # replace_missing_mass holds a (T+1) x (T+1) transition matrix: 128 MB at 4000
 
+
 def zipf(K: int, beta: float) -> np.ndarray:
     """``p_i = i^-beta / sum_{j<=K} j^-beta`` for ranks ``i = 1..K``."""
     _count("K", K)
@@ -75,6 +76,16 @@ def topk_floor_asymptotic(beta: float, k: int, midpoint: bool = False) -> float:
     ``midpoint=True`` puts the boundary at ``k + 1/2``: exact / this ``in [1 - beta (beta - 1) / (24 (k + 1/2)^2), 1]``.
     """
     return float((_count("k", k) + 0.5 * midpoint) ** (1 - _beta(beta)) / ((beta - 1) * zeta(beta)))
+
+
+def topk_gap(p: np.ndarray, k: int, T: int) -> float:
+    """``z_k = sqrt(T) (p_(k) - p_(k+1)) / sqrt(p_(k) + p_(k+1))``: how surely T samples rank the true top k
+    first (the truncated replace forms need ``z_k >> 1``); infinite when nothing lies beyond rank k."""
+    ranked = -np.sort(-_as_p(p))
+    k = _count("k", k)
+    if k >= len(ranked) or ranked[k] == 0:
+        return float("inf")
+    return float(np.sqrt(_count("T", T)) * (ranked[k - 1] - ranked[k]) / np.sqrt(ranked[k - 1] + ranked[k]))
 
 
 def topp_floor(p: np.ndarray, top_p: float) -> float:
