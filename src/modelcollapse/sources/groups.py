@@ -102,8 +102,3 @@ def classifier_assign(x: np.ndarray, y: np.ndarray, classes: int) -> Assign:
 def class_names(classes: int) -> tuple[str, ...]:
     """``class0, class1, ...``: the group names of classes."""
     return tuple(f"class{c}" for c in range(classes))
-
-
-def class_shares(y: np.ndarray, classes: int) -> np.ndarray:
-    """The share of each class among labels ``y``."""
-    return np.bincount(y, minlength=classes) / len(y)

@@ -26,7 +26,7 @@ from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES
 from modelcollapse.sources.base import SourceConfig, World
-from modelcollapse.sources.groups import Assign, Groups, class_names, class_shares, classifier_assign, under_represent
+from modelcollapse.sources.groups import Assign, Groups, class_names, classifier_assign, shares_of, under_represent
 from modelcollapse.sources.sklearn_data import RealTruth
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -102,7 +102,7 @@ class ImageSource:
         if not self.groups:
             return World(rows(picks), test, truth, draw)
         test = Rows({**test.cols, "group": test.cols["label"], "target": test.cols["label"]})
-        groups = Groups(class_names(10), class_shares(y, 10), _oracle(self.name, self.test_fraction))
+        groups = Groups(class_names(10), shares_of(y[None], 10)[0], _oracle(self.name, self.test_fraction))
         return World(rows(picks), test, truth, draw, groups=groups)
 
 

@@ -22,9 +22,9 @@ from modelcollapse.sources.groups import (
     Groups,
     bayes_assign,
     class_names,
-    class_shares,
     classifier_assign,
     nearest_value,
+    shares_of,
     under_represent,
 )
 
@@ -162,7 +162,7 @@ class TableSource:
             assign = classifier_assign(x, y, k)  # fitted to the whole table: the same rule for every replicate
         else:
             assign = nearest_value(ATTRIBUTES[self.name][0], np.unique(x[:, ATTRIBUTES[self.name][0]]))
-        groups = Groups(names, class_shares(group, k), assign)
+        groups = Groups(names, shares_of(group[None], k)[0], assign)
         return World(rows(rest[:, :n]), rows(test_idx, labels=True), truth, draw, groups=groups)
 
 
