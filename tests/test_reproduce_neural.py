@@ -9,7 +9,7 @@ import pytest
 
 from modelcollapse.report.reproduce import available, scaled
 
-NEURAL = ["gerstgrasser2024-lm", "gerstgrasser2024-vae", "diffusion-2d", "molecules-smiles"]
+NEURAL = ["gerstgrasser2024-lm", "gerstgrasser2024-vae", "diffusion-2d", "molecules-smiles", "gerstgrasser2024-geodiff"]
 EFFECTS = [*NEURAL, "wyllie2024-fairness"]  # the fairness loop's effect is also tested quickly in test_groups.py
 
 

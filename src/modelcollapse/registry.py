@@ -308,6 +308,7 @@ SOURCES = Registry(
         "modelcollapse.sources.molecules",
         "modelcollapse.sources.images",
         "modelcollapse.sources.mixture",
+        "modelcollapse.sources.conformers",
     ),
 )
 MODELS = Registry(
@@ -325,6 +326,7 @@ MODELS = Registry(
         "hf-lm": "modelcollapse.models.neural.hf",
         "vae": "modelcollapse.models.neural.vae",
         "ddpm": "modelcollapse.models.neural.ddpm",
+        "conformer-diffusion": "modelcollapse.models.neural.conformer",
     },
 )
 WORKFLOWS = Registry("workflow", modules=("modelcollapse.workflows.rules",))

@@ -17,6 +17,7 @@ SETS = {  # name -> "module:table", imported when used (RDKit only for molecules
     "rows": "modelcollapse.metrics.samples:SAMPLE_METRICS",
     "images": "modelcollapse.metrics.samples:IMAGE_METRICS",
     "molecules": "modelcollapse.metrics.molecules:MOLECULE_METRICS",
+    "conformers": "modelcollapse.metrics.conformers:CONFORMER_METRICS",
 }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from modelcollapse.analysis.summary import SUMMARY_COLUMNS, cells, statistics, z_score
-from modelcollapse.report import floors, verification
+from modelcollapse.report import conformers, floors, verification
 from modelcollapse.report.figures import _pyplot
 from modelcollapse.report.untrusted import plain
 from modelcollapse.store import Store
@@ -54,6 +54,7 @@ def figures(name: str, out: Path, keys: set[str] | None = None) -> list[Path]:
         "feng2024-verification": lambda c, s, p: verification.figure(c, s, p, _pyplot()),
         "dohmatob2024-strong-collapse": lambda c, s, p: floors.strong_collapse(c, s, p, _pyplot()),
         "dohmatob2024-tails": lambda c, s, p: floors.truncated_tails(c, s, p, _pyplot()),
+        "gerstgrasser2024-geodiff": lambda c, s, p: conformers.overview(c, s, p, _pyplot()),
     }
     if name not in draw:
         return []
