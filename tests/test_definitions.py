@@ -51,6 +51,7 @@ KEPT = noisy(1 - 0.2 * (1 - np.exp(-0.3 * (T - 1))))
         (lost_tails, "tail_mass_q95", SHRINKING, FLAT),
         (entangled_modes, "mode_share_tv", noisy(0.02 + 0.02 * T), noisy(np.full(G, 0.02))),
         (hallucination, "precision", noisy(0.95 - 0.02 * T), noisy(np.full(G, 0.95))),
+        (hallucination, "plausible_bonds", noisy(0.6 - 0.015 * T), noisy(np.full(G, 0.6))),
     ],
 )
 def test_definition_fires_and_stays_silent(check, metric, collapsing, stable) -> None:  # type: ignore[no-untyped-def]

@@ -274,11 +274,13 @@ def entangled_modes(traj: Trajectories, th: Thresholds) -> Verdict:
 
 
 def hallucination(traj: Trajectories, th: Thresholds) -> Verdict:
-    """8. Appearance of hallucinated data: model samples outside the real support (k-NN precision falls)."""
+    """8. Appearance of hallucinated data: fewer model samples look real (k-NN precision falls, or for conformers
+    the share with chemically plausible bonds)."""
     name = "appearance of hallucinated data"
-    if "precision" not in traj:
+    metric = next((m for m in HALLUCINATION if m in traj), None)
+    if metric is None:
         return Verdict(8, name, UNDETERMINED, note="no precision metric (needs sample-based families)")
-    x = traj["precision"]
+    x = traj[metric]
     drop, z = _paired_z(x[:, -1], x[:, 0])
     means = np.nanmean(x, axis=0)
     fell = means[0] - means > th.precision_drop
@@ -286,12 +288,15 @@ def hallucination(traj: Trajectories, th: Thresholds) -> Verdict:
         8,
         name,
         COLLAPSES if fell[-1] and z > th.z else STABLE,
-        "precision",
+        metric,
         -drop,
-        f"k-NN precision falls by > {th.precision_drop:g}",
+        f"{HALLUCINATION[metric]} falls by > {th.precision_drop:g}",
         _first(fell),
         z,
     )
+
+
+HALLUCINATION = {"precision": "k-NN precision", "plausible_bonds": "share of plausible conformers"}
 
 
 PER_CELL: dict[int, Callable[[Trajectories, Thresholds], Verdict]] = {
