@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("rdkit.Chem")
 
-from helpers import experiment, simulate  # noqa: E402
+from helpers import SMALL_MOLECULES, experiment, interrupt_and_resume, simulate  # noqa: E402
 from modelcollapse.data import Part  # noqa: E402
 from modelcollapse.metrics.conformers import conformer_scores  # noqa: E402
 from modelcollapse.models.neural._torch import seeded  # noqa: E402
@@ -19,20 +19,7 @@ from modelcollapse.models.neural.conformer import Denoiser, centred  # noqa: E40
 from modelcollapse.models.neural.egnn import EGNN  # noqa: E402
 from modelcollapse.sources.conformers import FEATURE_SIZES, ConformerTruth, embed, eval_molecules  # noqa: E402
 
-SMILES = [
-    "CC(=O)Nc1ccc(O)cc1",
-    "CCOC(C)=O",
-    "Cc1cccnc1",
-    "CC(C)Cc1ccccc1",
-    "O=C(O)c1ccccc1",
-    "CCN(CC)CC",
-    "OC1CCCCC1",
-    "CC(C)(C)OC(N)=O",
-    "CCCCCCO",
-    "NCCc1ccccc1",
-    "COc1ccccc1OC",
-    "CC(=O)OC1CCCCC1",
-]
+SMILES = SMALL_MOLECULES[1:13]
 TINY = {"kind": "conformer-diffusion", "hidden": 16, "layers": 2, "timesteps": 10, "steps": 20, "device": "cpu"}
 
 
@@ -126,24 +113,15 @@ def test_padding_does_not_change_the_real_atoms(truth: ConformerTruth) -> None:
 
 
 def test_rows_sizes_molecules_and_determinism(source: dict[str, Any]) -> None:
-    out = simulate(
-        source=source,
-        model=TINY,
-        samples_per_generation=24,
-        generations=3,
-        replicates=1,
-        workflow=["replace", "accumulate", "accumulate-subsample"],
-    )
+    def run() -> dict[str, dict[str, np.ndarray]]:
+        workflows = ["replace", "accumulate", "accumulate-subsample"]
+        return simulate(
+            source=source, model=TINY, samples_per_generation=24, generations=3, replicates=1, workflow=workflows
+        )
+
+    out, again = run(), run()
     assert out["accumulate"]["train_size"][:, 0].tolist() == [24, 48, 72]
     assert out["accumulate-subsample"]["train_size"][:, 0].tolist() == [24, 24, 24]
-    again = simulate(
-        source=source,
-        model=TINY,
-        samples_per_generation=24,
-        generations=3,
-        replicates=1,
-        workflow=["replace", "accumulate", "accumulate-subsample"],
-    )
     for wf in out:
         for metric in out[wf]:
             assert np.array_equal(out[wf][metric], again[wf][metric], equal_nan=True), (wf, metric)
@@ -229,10 +207,6 @@ def test_other_sources_are_refused() -> None:
     assert str(err.value) == "model.kind 'conformer-diffusion' cannot fit source.kind 'images'; it fits: conformers"
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_a_resumed_chain_gives_the_uninterrupted_numbers(source: dict[str, Any], tmp_path: Path) -> None:
     from modelcollapse._rng import Streams, stream
     from modelcollapse.run.chunk import chain_key, real_key
@@ -248,21 +222,8 @@ def test_a_resumed_chain_gives_the_uninterrupted_numbers(source: dict[str, Any],
         return run_chain(world, family or exp.family(), wf.build(24, 3), 3, rng, exp.metric_table(), journal)
 
     clean = chain(None)
-    family, fits = exp.family(), {"n": 0}
-    original = family.fit
-
-    def failing_fit(*args: Any, **kw: Any) -> Any:
-        fits["n"] += 1
-        if fits["n"] == 3:
-            raise Interrupt
-        return original(*args, **kw)
-
-    object.__setattr__(family, "fit", failing_fit)
     journal = Journal(tmp_path / "j")
-    with pytest.raises(Interrupt):
-        chain(journal, family)
-    assert journal.finished() == 2
-    resumed = chain(journal)
+    resumed = interrupt_and_resume(chain, exp.family(), journal, fail_at=3)
     for m in clean:
         assert np.array_equal(clean[m], resumed[m], equal_nan=True), m
     assert journal.rows(2, "synthetic").cols["mol"].shape == (1, 24)

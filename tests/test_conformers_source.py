@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from helpers import SMALL_MOLECULES
 from modelcollapse._rng import Streams
 from modelcollapse.registry import SOURCES
 from modelcollapse.sources import conformers
@@ -29,24 +30,7 @@ needs_moses = pytest.mark.skipif(
     reason="MOSES is not installed (pip install --no-deps molsets==0.3.1; make test installs it)",
 )
 SMALL = {"molecules": 6, "test_molecules": 3, "conformers": 2}
-GOOD = [  # 16 molecules of 6..12 heavy atoms with MMFF parameters
-    "c1ccccc1O",
-    "CC(=O)Nc1ccc(O)cc1",
-    "CCOC(C)=O",
-    "Cc1cccnc1",
-    "CC(C)Cc1ccccc1",
-    "O=C(O)c1ccccc1",
-    "CCN(CC)CC",
-    "OC1CCCCC1",
-    "Clc1ccccc1Cl",
-    "CC(C)(C)OC(N)=O",
-    "CCCCCCO",
-    "c1ccc2ccccc2c1",
-    "CC(=O)OC1CCCCC1",
-    "NCCc1ccccc1",
-    "COc1ccccc1OC",
-    "CC1=CC(=O)CC(C)(C)C1",
-]
+GOOD = SMALL_MOLECULES  # 16 molecules of 6..12 heavy atoms with MMFF parameters
 BAD = ["SMILES name", "CCO", "C1CC", "Oc1ccccc1", "CC(=O)[O-].[Na+]", "CCCCCCCCCCCCCCCC", "C[Se]CCCCC"]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import experiment, simulate  # noqa: E402
+from helpers import experiment, interrupt_and_resume, simulate  # noqa: E402
 from modelcollapse.data import (  # noqa: E402
     Rows,
     read_rows,
@@ -113,10 +113,6 @@ def test_gpt_samples_are_padded_documents() -> None:
     assert isinstance(text, str) and text
 
 
-class Interrupt(Exception):
-    pass
-
-
 @needs_corpus
 @pytest.mark.parametrize("workflow", ["accumulate", "accumulate-subsample", "replace"])
 def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, workflow: str) -> None:  # type: ignore[no-untyped-def]
@@ -135,22 +131,8 @@ def test_resume_after_interruption_gives_the_uninterrupted_numbers(tmp_path, wor
                          exp.metric_table(), journal)
 
     clean = chain(None)
-    family = exp.family()
-    fits = {"n": 0}
-    original = family.fit
-
-    def failing_fit(*args, **kw):  # type: ignore[no-untyped-def]
-        fits["n"] += 1
-        if fits["n"] == 3:
-            raise Interrupt
-        return original(*args, **kw)
-
-    object.__setattr__(family, "fit", failing_fit)
     journal = Journal(tmp_path / "j")
-    with pytest.raises(Interrupt):
-        chain(journal, family)
-    assert journal.finished() == 2
-    resumed = chain(journal)
+    resumed = interrupt_and_resume(chain, exp.family(), journal, fail_at=3)
     assert journal.finished() == 4
     for m in clean:
         assert np.array_equal(clean[m], resumed[m]), m

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
 import os
 import tempfile
@@ -33,6 +32,7 @@ from modelcollapse._rng import Streams, as_streams, stable_hash
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive, Seed
 from modelcollapse.sources.base import SourceConfig, World
+from modelcollapse.sources.molecules import moses_folder
 
 ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I")  # element code: index + 1; 11 = other
 FEATURE_SIZES = (12, 3, 5, 5, 3, 4)  # element, aromatic, hybridisation, 1 + H count, in ring, charge
@@ -149,16 +149,6 @@ def _count(smiles: list[str]) -> np.ndarray:
     hydrogen = (text[j] == ord("H")) & ~((text[j + 1] >= ord("a")) & (text[j + 1] <= ord("z")))
     atom[starts[hydrogen]] = False
     return np.diff(np.cumsum(atom)[ends], prepend=0)  # type: ignore[no-any-return]
-
-
-def moses_train() -> Path:
-    spec = importlib.util.find_spec("moses")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the MOSES molecules are not installed: pip install --no-deps molsets==0.3.1 "
-            "(or give source.path to a file of SMILES or an SDF file)"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "dataset" / "data" / "train.csv.gz"
 
 
 def read_smiles(path: Path) -> list[str]:
@@ -364,7 +354,10 @@ def load_references(
     _chem()  # a clear error without RDKit
     import rdkit
 
-    file = Path(path).expanduser().resolve() if path else moses_train()
+    if path:
+        file = Path(path).expanduser().resolve()
+    else:
+        file = moses_folder("a file of SMILES or an SDF file") / "train.csv.gz"
     settings = {
         "format": FORMAT,
         "file": _fingerprint(file),

@@ -23,12 +23,13 @@ from modelcollapse.sources.base import SourceConfig
 from modelcollapse.sources.text import Corpus, TextSource, encode_corpus
 
 
-def moses_folder() -> Path:
+def moses_folder(instead: str = "a folder with train.csv.gz and test.csv.gz") -> Path:
+    """The folder of the installed MOSES files; the error names ``instead``, what source.path may give."""
     spec = importlib.util.find_spec("moses")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "the MOSES molecules are not installed: pip install --no-deps molsets==0.3.1 "
-            "(or give source.path to a folder with train.csv.gz and test.csv.gz)"
+            f"(or give source.path to {instead})"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "dataset" / "data"
 
