@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("rdkit.Chem")
+Chem = pytest.importorskip("rdkit.Chem")
 
 from helpers import SMALL_MOLECULES, experiment, interrupt_and_resume, simulate  # noqa: E402
 from modelcollapse.data import Part  # noqa: E402
@@ -153,6 +153,11 @@ def test_a_saved_generation_samples_as_before(source: dict[str, Any], tmp_path: 
     fam, world = exp.family(), exp.source.build().world(1, 24, np.random.default_rng(0))
     fitted = fam.fit([Part(world.train)], world, np.random.default_rng(1))
     fam.save(fitted, tmp_path, world)
+    sdf = list(Chem.SDMolSupplier(str(tmp_path / "samples.sdf"), removeHs=False))
+    first = eval_molecules(world.truth)[0]
+    assert len(sdf) == 18 and Chem.MolToSmiles(sdf[0]) == world.truth.smiles[first]
+    n = world.truth.n_atoms[first]
+    assert np.allclose(sdf[0].GetConformer().GetPositions(), fitted.eval_samples[0][0, :n], atol=1e-4)
     loaded = fam.load(tmp_path, world)
     assert np.array_equal(loaded.eval_samples[0], fitted.eval_samples[0])
     assert fam.metrics["test_loss"].fn(loaded, world) == fam.metrics["test_loss"].fn(fitted, world)

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -38,6 +39,7 @@ from modelcollapse.sources.conformers import FEATURE_SIZES, eval_molecules
 
 PAIR_SIZES = (5, 5)  # bond type (none, single, double, triple, aromatic), hops (0..4)
 TEST_TIMES = 10  # diffusion times at which the test loss is taken, evenly spaced
+PREVIEW_SDF = 20  # evaluation conformers written to a generation's samples.sdf
 
 
 def linear_schedule(timesteps: int) -> torch.Tensor:
@@ -201,6 +203,22 @@ class ConformerFamily(NeuralFamily):
         ids = torch.as_tensor(mols, device=self.torch_device)
         out = [net.sample(graphs(ids[s]), gen) for s in batches(len(mols), 512)]
         return torch.cat(out).double().cpu().numpy() if out else np.empty((0, *world.truth.references.shape[2:]))
+
+    def preview(self, params: Fitted, folder: Path, world: World) -> None:
+        """Also the evaluation samples of the first held-out molecules as an SDF file (``samples.sdf``, 20
+        conformers), for a molecule viewer."""
+        super().preview(params, folder, world)
+        from rdkit import Chem  # the conformers source has it
+
+        truth, x = world.truth, params.eval_samples[0][:PREVIEW_SDF]
+        with Chem.SDWriter(str(folder / "samples.sdf")) as out:
+            for m, coords in zip(eval_molecules(truth), x, strict=False):
+                mol = Chem.MolFromSmiles(truth.smiles[m])
+                mol = Chem.AddHs(mol) if truth.hydrogens else mol
+                conf = Chem.Conformer(mol.GetNumAtoms())
+                conf.SetPositions(np.ascontiguousarray(coords[: mol.GetNumAtoms()], dtype=np.float64))
+                mol.AddConformer(conf)
+                out.write(mol)
 
     def sample(self, params: Fitted, n: int, rng: np.random.Generator, world: World, rows: bool) -> Rows:
         mols = training_molecules(world, n, rng)
