@@ -15,11 +15,6 @@ optional extra: ``pip install 'modelcollapse[molecules]'``.
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
-import os
-import tempfile
-import warnings
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -32,14 +27,12 @@ from modelcollapse._rng import Streams, as_streams, stable_hash
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES, Positive, Seed
 from modelcollapse.sources.base import SourceConfig, World
+from modelcollapse.sources.conformer_cache import FORMAT, cache_folder, fingerprint, read_references, write_references
 from modelcollapse.sources.molecules import moses_folder
 
 ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I")  # element code: index + 1; 11 = other
 FEATURE_SIZES = (12, 3, 5, 5, 3, 4)  # element, aromatic, hybridisation, 1 + H count, in ring, charge
 MAX_HOPS = 4
-FORMAT = 1  # of the cached table: a change here regenerates every cache
-COLUMNS = ["molecule", "smiles", "split", "conformer", "xyz"]
-META = b"modelcollapse.conformers"
 # Letters that start an atom outside brackets (the organic subset; "Cl" and "Br" count once by their first).
 ATOM_LETTERS = np.zeros(256, bool)
 ATOM_LETTERS[list(b"BCNOPSFIbcnops")] = True
@@ -174,14 +167,6 @@ def read_smiles(path: Path) -> list[str]:
     raise ValueError(f"source.path: {path} is not .smi, .txt, .csv, .csv.gz, .sdf or .sdf.gz")
 
 
-def _fingerprint(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return {"name": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
-
-
 def _usable(smiles: str, lo: int, hi: int) -> str | None:
     """The canonical SMILES of a molecule that passes the filter (sanitizes, one fragment, heavy atoms in
     ``lo..hi``, MMFF parameters), else None."""
@@ -259,85 +244,6 @@ def graph(smiles: str, hydrogens: bool, a: int) -> tuple[np.ndarray, np.ndarray,
     return features[:, 0].copy(), features, bonds, hops
 
 
-def cache_folder(cache: str | None) -> Path:
-    """``cache``, or ``$MODELCOLLAPSE_CACHE/conformers`` (default ``~/.cache/modelcollapse/conformers``)."""
-    if cache:
-        return Path(cache).expanduser()
-    return Path(os.environ.get("MODELCOLLAPSE_CACHE") or Path.home() / ".cache" / "modelcollapse") / "conformers"
-
-
-def _write(file: Path, settings: dict[str, Any], smiles: list[str], train: int, coords: list[np.ndarray]) -> None:
-    """One row per (molecule, conformer), written to a temporary file beside ``file`` and moved into place."""
-    import pyarrow as pa  # lazy: importing the package stays light
-    import pyarrow.parquet as pq
-
-    k = coords[0].shape[0]
-    table = pa.table(
-        {
-            "molecule": pa.array(np.repeat(np.arange(len(smiles)), k), pa.int64()),
-            "smiles": pa.array([s for s in smiles for _ in range(k)], pa.string()),
-            "split": pa.array(["train" if i < train else "test" for i in range(len(smiles)) for _ in range(k)]),
-            "conformer": pa.array(np.tile(np.arange(k), len(smiles)), pa.int64()),
-            "xyz": pa.array([c.reshape(-1) for x in coords for c in x], pa.list_(pa.float64())),
-        }
-    ).replace_schema_metadata({META: json.dumps(settings, sort_keys=True)})
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=file.parent, prefix=file.stem, suffix=".tmp", delete=False) as tmp:
-            temp = Path(tmp.name)
-        try:
-            pq.write_table(table, temp)
-            os.replace(temp, file)  # atomic: a reader sees the old file or the whole new one
-        finally:
-            temp.unlink(missing_ok=True)
-    except OSError as err:  # a read-only cache costs time, not results
-        warnings.warn(f"cannot cache the reference conformers in {file.parent}: {err}", stacklevel=2)
-
-
-def _read(
-    file: Path, settings: dict[str, Any], molecules: int, test: int, k: int
-) -> tuple[list[str], list[np.ndarray]] | None:
-    """What :func:`_write` wrote for ``settings``, or None when the file is missing or not exactly that."""
-    import pyarrow.parquet as pq
-
-    if not file.is_file():
-        return None
-    lo, hi, hydrogens = settings["min_heavy_atoms"], settings["max_heavy_atoms"], settings["hydrogens"]
-    m = molecules + test
-    try:  # any surprise in a file on disk means it is regenerated, never trusted
-        table = pq.read_table(file)
-        if json.loads(table.schema.metadata[META]) != settings or table.schema.names != COLUMNS:
-            return None
-        cols = table.to_pydict()
-        split = ["train"] * (molecules * k) + ["test"] * (test * k)
-        if (
-            cols["molecule"] != np.repeat(np.arange(m), k).tolist()
-            or cols["conformer"] != np.tile(np.arange(k), m).tolist()
-            or cols["split"] != split
-        ):
-            return None
-        smiles = cols["smiles"][::k]
-        if cols["smiles"] != [s for s in smiles for _ in range(k)] or len(set(smiles)) != m:
-            return None
-        coords = []
-        chem = _chem()
-        for i, s in enumerate(smiles):
-            mol = chem.MolFromSmiles(s)
-            if mol is None or not lo <= mol.GetNumHeavyAtoms() <= hi:
-                return None
-            n = chem.AddHs(mol).GetNumAtoms() if hydrogens else mol.GetNumAtoms()
-            x = np.asarray(cols["xyz"][i * k : (i + 1) * k], np.float64)
-            if x.shape != (k, 3 * n) or not np.isfinite(x).all():
-                return None
-            x = x.reshape(k, n, 3)
-            if np.abs(x.mean(axis=1)).max() > 1e-9:
-                return None
-            coords.append(x)
-        return smiles, coords
-    except Exception:
-        return None
-
-
 @lru_cache(maxsize=4)
 def load_references(
     path: str | None,
@@ -360,7 +266,7 @@ def load_references(
         file = moses_folder("a file of SMILES or an SDF file") / "train.csv.gz"
     settings = {
         "format": FORMAT,
-        "file": _fingerprint(file),
+        "file": fingerprint(file),
         "min_heavy_atoms": min_heavy_atoms,
         "max_heavy_atoms": max_heavy_atoms,
         "molecules": molecules,
@@ -371,7 +277,14 @@ def load_references(
         "rdkit": rdkit.__version__,
     }
     cached = cache_folder(cache) / f"{stable_hash(settings)}.parquet"
-    found = _read(cached, settings, molecules, test_molecules, conformers)
+
+    def row_atoms(smiles: str) -> int | None:  # a row's atom count, for a molecule these settings could choose
+        mol = _chem().MolFromSmiles(smiles)
+        if mol is None or not min_heavy_atoms <= mol.GetNumHeavyAtoms() <= max_heavy_atoms:
+            return None
+        return int(_chem().AddHs(mol).GetNumAtoms() if hydrogens else mol.GetNumAtoms())
+
+    found = read_references(cached, settings, molecules, test_molecules, conformers, row_atoms)
     if found is None:
         found = choose(
             read_smiles(file),
@@ -383,7 +296,7 @@ def load_references(
             pool_seed,
             hydrogens,
         )
-        _write(cached, settings, found[0], molecules, found[1])
+        write_references(cached, settings, found[0], molecules, found[1])
     smiles, coords = found
     a = max(x.shape[1] for x in coords)
     graphs = [graph(s, hydrogens, a) for s in smiles]

@@ -35,9 +35,9 @@ from modelcollapse.models.neural.egnn import EGNN
 from modelcollapse.models.rowbased import Fitted
 from modelcollapse.registry import MODELS, Positive
 from modelcollapse.sources.base import World
-from modelcollapse.sources.conformers import FEATURE_SIZES, eval_molecules
+from modelcollapse.sources.conformers import FEATURE_SIZES, MAX_HOPS, eval_molecules
 
-PAIR_SIZES = (5, 5)  # bond type (none, single, double, triple, aromatic), hops (0..4)
+PAIR_SIZES = (5, MAX_HOPS + 1)  # bond type (none, single, double, triple, aromatic), graph distance
 TEST_TIMES = 10  # diffusion times at which the test loss is taken, evenly spaced
 PREVIEW_SDF = 20  # evaluation conformers written to a generation's samples.sdf
 
@@ -127,8 +127,8 @@ class ConformerDiffusionConfig(TrainedConfig):
     kind: Literal["conformer-diffusion"] = "conformer-diffusion"
     hidden: PositiveInt = 64
     layers: PositiveInt = 4
-    timesteps: Annotated[int, Field(ge=2)] = 100
-    steps: PositiveInt = 1500
+    timesteps: Annotated[int, Field(ge=2)] = 50
+    steps: PositiveInt = 500  # with the source's defaults: 10 s a generation on 2 cores (docs/conformers.md)
     batch_size: PositiveInt = 32
     lr: Positive = 1e-3
     sources: ClassVar[tuple[str, ...]] = ("conformers",)
