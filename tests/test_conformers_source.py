@@ -280,3 +280,24 @@ def test_world_rows(user: dict[str, Any]) -> None:
         "samples_per_generation 13 is more than the 12 training conformers (6 molecules x 2 conformers): "
         "raise source.molecules or source.conformers"
     )
+
+
+def test_molecule_files_are_refused_before_reading_when_too_large_or_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refusal(path: Path) -> str:
+        with pytest.raises(ValueError) as err:
+            conformers.read_smiles(path)
+        return str(err.value).replace(conformers.short(str(path)), "FILE")
+
+    big = tmp_path / "mols.smi"
+    big.write_text("CCO\n" * 100)
+    monkeypatch.setattr(conformers, "MAX_FILE_BYTES", 99)
+    assert refusal(big) == "source.path: FILE has 400 bytes; molecules are read from at most 99"
+    monkeypatch.undo()
+    table = tmp_path / "mols.csv"
+    table.write_text("name,formula\nethanol,C2H6O\n")
+    assert refusal(table) == "source.path: FILE has no SMILES column (columns: ['name', 'formula'])"
+    other = tmp_path / "mols.mol2"
+    other.write_text("")
+    assert refusal(other) == "source.path: FILE is not .smi, .txt, .csv, .csv.gz, .sdf or .sdf.gz"

@@ -25,7 +25,7 @@ from pydantic import Field, PositiveInt, model_validator
 
 from modelcollapse._rng import Streams, as_streams, stable_hash
 from modelcollapse.data import Rows
-from modelcollapse.registry import SOURCES, Positive, Seed
+from modelcollapse.registry import SOURCES, Positive, Seed, short
 from modelcollapse.sources.base import SourceConfig, World
 from modelcollapse.sources.conformer_cache import FORMAT, cache_folder, fingerprint, read_references, write_references
 from modelcollapse.sources.molecules import moses_folder
@@ -33,6 +33,7 @@ from modelcollapse.sources.molecules import moses_folder
 ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I")  # element code: index + 1; 11 = other
 FEATURE_SIZES = (12, 3, 5, 5, 3, 4)  # element, aromatic, hybridisation, 1 + H count, in ring, charge
 MAX_HOPS = 4
+MAX_FILE_BYTES = 2**30  # a molecule file larger than this is refused before it is read
 # Letters that start an atom outside brackets (the organic subset; "Cl" and "Br" count once by their first).
 ATOM_LETTERS = np.zeros(256, bool)
 ATOM_LETTERS[list(b"BCNOPSFIbcnops")] = True
@@ -145,8 +146,16 @@ def _count(smiles: list[str]) -> np.ndarray:
 
 
 def read_smiles(path: Path) -> list[str]:
-    """The SMILES of a file: .smi/.txt (first token of a line), .csv[.gz] (a SMILES column), .sdf[.gz]."""
-    name = path.name.lower()
+    """The SMILES of a file: .smi/.txt (first token of a line), .csv[.gz] (a SMILES column), .sdf[.gz].
+
+    A file is refused before it is read when it holds more than ``MAX_FILE_BYTES``.
+    """
+    name, quoted = path.name.lower(), short(str(path))
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"source.path: {quoted} has {path.stat().st_size:,} bytes; molecules are read from at most "
+            f"{MAX_FILE_BYTES:,}"
+        )
     if name.endswith((".csv", ".csv.gz")):
         import pandas as pd  # lazy: only reading molecules needs it
 
@@ -154,7 +163,7 @@ def read_smiles(path: Path) -> list[str]:
         column = next((c for c in table.columns if str(c).lower() == "smiles"), None)
         if column is None:
             raise ValueError(
-                f"source.path: {path} has no SMILES column (columns: {', '.join(map(str, table.columns))})"
+                f"source.path: {quoted} has no SMILES column (columns: {short(list(map(str, table.columns)))})"
             )
         return table[column].dropna().astype(str).tolist()
     if name.endswith((".sdf", ".sdf.gz")):
@@ -164,7 +173,7 @@ def read_smiles(path: Path) -> list[str]:
     if name.endswith((".smi", ".txt")):
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         return [line.split()[0] for line in lines if line.strip()]
-    raise ValueError(f"source.path: {path} is not .smi, .txt, .csv, .csv.gz, .sdf or .sdf.gz")
+    raise ValueError(f"source.path: {quoted} is not .smi, .txt, .csv, .csv.gz, .sdf or .sdf.gz")
 
 
 def _usable(smiles: str, lo: int, hi: int) -> str | None:
