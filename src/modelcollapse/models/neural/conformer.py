@@ -131,6 +131,7 @@ class ConformerDiffusionConfig(TrainedConfig):
     steps: PositiveInt = 500  # with the source's defaults: 10 s a generation on 2 cores (docs/conformers.md)
     batch_size: PositiveInt = 32
     lr: Positive = 1e-3
+    device: str = "cpu"  # small graphs: a GPU pays off only at a larger --scale (--device cuda)
     sources: ClassVar[tuple[str, ...]] = ("conformers",)
 
     def build(self, source: Any) -> ConformerFamily:
