@@ -61,7 +61,7 @@ BAD = [
     (
         {"model": {"kind": "mlp"}},
         "model.kind: 'mlp' is not one of: gaussian, ols, ridge, categorical, bernoulli, poisson, kde, gmm, ngram, "
-        "gpt, hf-lm, vae, ddpm",
+        "gpt, hf-lm, vae, ddpm, conformer-diffusion",
     ),
     ({"source": {"kind": "gaussian", "dimm": 3}}, "source.dimm: unknown field"),
 ]
