@@ -180,9 +180,10 @@ class ConformerFamily(NeuralFamily):
         gen = generator(rng, device)
 
         def loss(rows: torch.Tensor) -> torch.Tensor:
+            x0 = x[rows]
             t = torch.randint(0, net.timesteps, (len(rows),), generator=gen, device=device)
-            noise = torch.randn(x[rows].shape, generator=gen, device=device)
-            return net.loss(graphs(mols[rows]), x[rows], t, noise).mean()
+            noise = torch.randn(x0.shape, generator=gen, device=device)
+            return net.loss(graphs(mols[rows]), x0, t, noise).mean()
 
         cfg = self.config
         index = torch.arange(len(x), device=device)
