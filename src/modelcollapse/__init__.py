@@ -9,10 +9,25 @@
 [20.0, 40.0, 60.0, 80.0, 100.0]
 """
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from modelcollapse.run.config import Experiment, register_model
 from modelcollapse.run.loading import ConfigError
 from modelcollapse.run.loading import validate as load
 from modelcollapse.run.runner import run as run_experiment
 from modelcollapse.run.runner import simulate_experiment
 
-__all__ = ["ConfigError", "Experiment", "load", "register_model", "run_experiment", "simulate_experiment"]
+if TYPE_CHECKING:
+    from modelcollapse.report.results import Results
+
+
+def open(folder: str | Path) -> "Results":
+    """The results folder ``folder`` (what ``modelcollapse run ... --out`` wrote) for reading in Python: tables,
+    a figure and the verdicts (:class:`~modelcollapse.report.results.Results`)."""
+    from modelcollapse.report.results import Results  # lazy: importing the package stays light
+
+    return Results(folder)
+
+
+__all__ = ["ConfigError", "Experiment", "load", "open", "register_model", "run_experiment", "simulate_experiment"]
