@@ -17,7 +17,7 @@ from modelcollapse.metrics.conformers import conformer_scores  # noqa: E402
 from modelcollapse.models.neural._torch import seeded  # noqa: E402
 from modelcollapse.models.neural.conformer import Denoiser, centred  # noqa: E402
 from modelcollapse.models.neural.egnn import EGNN  # noqa: E402
-from modelcollapse.sources.conformers import FEATURE_SIZES, ConformerTruth, embed, eval_molecules  # noqa: E402
+from modelcollapse.sources.conformers import FEATURE_SIZES, ConformerTruth, eval_molecules  # noqa: E402
 
 SMILES = SMALL_MOLECULES[1:13]
 TINY = {"kind": "conformer-diffusion", "hidden": 16, "layers": 2, "timesteps": 10, "steps": 20, "device": "cpu"}
@@ -178,11 +178,9 @@ def test_training_learns_conformers(source: dict[str, Any]) -> None:
 
 
 def test_the_dg_baseline_is_scored_like_a_model(truth: ConformerTruth) -> None:
-    per = truth.eval_per_reference * truth.references.shape[1]
-    x = np.zeros((len(eval_molecules(truth)), *truth.references.shape[2:]))
-    for j, m in enumerate(truth.test_mols):
-        x[j * per : (j + 1) * per, : truth.n_atoms[m]] = embed(truth.smiles[m], per, 11 + j, "dg")
-    scores = conformer_scores(truth, x)
+    from modelcollapse.report.conformers import rdkit_conformers
+
+    scores = conformer_scores(truth, rdkit_conformers(truth, "dg"))
     assert 0 < scores["mat_r"] < 1.5 and scores["plausible_bonds"] > 0.9, scores
 
 

@@ -68,6 +68,14 @@ class Graphs:
         return feats, self.pair[mols], (feats[..., :1] > 0).float()
 
 
+def graphs_of(world: World, device: torch.device) -> Graphs:
+    """The world's graphs on ``device``, built once per world (training, sampling and the test loss share them)."""
+    key = f"graphs:{device}"
+    if key not in world.cache:
+        world.cache[key] = Graphs(world.truth, device)
+    return world.cache[key]  # type: ignore[no-any-return]
+
+
 class Denoiser(nn.Module):
     """Predicts the clean conformer x_0 from the graph, x_t and t (the EGNN moves x_t's atoms to it)."""
 
@@ -167,10 +175,7 @@ class ConformerFamily(NeuralFamily):
         return Denoiser(self.config.hidden, self.config.layers, self.config.timesteps)
 
     def graphs(self, world: World) -> Graphs:
-        key = f"graphs:{self.torch_device}"
-        if key not in world.cache:
-            world.cache[key] = Graphs(world.truth, self.torch_device)
-        return world.cache[key]  # type: ignore[no-any-return]
+        return graphs_of(world, self.torch_device)
 
     def train_net(self, net: Any, parts: Sequence[Part], world: World, rng: np.random.Generator) -> dict[str, Any]:
         device, graphs = self.torch_device, self.graphs(world)
@@ -241,7 +246,7 @@ def _test_loss(p: Fitted, w: World) -> np.ndarray:
     truth = w.test.cols
     x = torch.as_tensor(np.array(truth["x"][0]), dtype=torch.float32, device=device)
     mols = torch.as_tensor(np.array(truth["mol"][0]), device=device)
-    graphs = Graphs(w.truth, device)
+    graphs = graphs_of(w, device)
     times = torch.linspace(0, net.timesteps - 1, TEST_TIMES, device=device).round().long()
     gen = torch.Generator(device=device).manual_seed(0)
     total = 0.0
