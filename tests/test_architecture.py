@@ -30,6 +30,7 @@ RANK = {
     "run": 6,
     "analysis": 7,
     "report": 8,
+    "trackers": 8,
     "cli": 9,
     "__init__": 10,
     "__main__": 10,

@@ -149,6 +149,10 @@ Executor = Annotated[str, typer.Option("--executor", "-e", help="where chunks ru
 Address = Annotated[
     str | None, typer.Option("--address", help="ray: the cluster to use (auto, or HOST:PORT); default: start one")
 ]
+LogTo = Annotated[
+    list[str] | None,
+    typer.Option("--log-to", help="also log to a tracker: mlflow[:URI] or wandb[:DIR] (offline); repeatable"),
+]
 AllowLarge = Annotated[
     bool, typer.Option("--allow-large", help="run a plan over the size limits (memory per block, rows, draws)")
 ]
@@ -165,9 +169,10 @@ def run(
     executor: Executor = "local",
     address: Address = None,
     allow_large: AllowLarge = False,
+    log_to: LogTo = None,
 ) -> None:
     """Run an experiment (all sweep cells and workflows) and print the summary table."""
-    _run(config, out, set_, quiet, workers, device, executor, address, allow_large)
+    _run(config, out, set_, quiet, workers, device, executor, address, allow_large, log_to)
 
 
 app.command("sweep", help="Run every cell of the config's sweep grid (the same command as run).")(run)
@@ -183,6 +188,7 @@ def _run(
     executor: str,
     address: str | None,
     allow_large: bool,
+    log_to: list[str] | None = None,
 ) -> None:
     from modelcollapse.run import plan
     from modelcollapse.run.executors import EXECUTORS
@@ -197,6 +203,7 @@ def _run(
         plan.check(expand(raw), allow_large)  # validate everything before a folder is touched
     except ConfigError as e:
         _fail(str(e))
+    sinks = _sinks(log_to)
     _writable_folder("--out", out)
     options: dict[str, Any] = {"workers": workers, "executor": executor, "address": address, "allow_large": allow_large}
     if quiet:
@@ -226,7 +233,65 @@ def _run(
     if summary.failed < summary.chunks_run + summary.chunks_skipped:  # else nothing to show; the errors say why
         _show(out, None, None, limit=RUN_TABLES)
     _after_run(out)
-    if summary.failed:
+    if sinks:
+        from modelcollapse.report.figures import plot_folder
+        from modelcollapse.report.grid import grid_figures
+
+        plot_folder(out)  # the trackers get the figures too
+        grid_figures(out)
+    logged = _log(out, sinks)
+    if summary.failed or not logged:
+        raise typer.Exit(1)
+
+
+def _sinks(specs: list[str] | None) -> list[Any]:
+    """``--log-to`` parsed and its packages checked, before any work starts."""
+    from modelcollapse.trackers import parse
+
+    try:
+        sinks = [parse(spec) for spec in specs or []]
+        for sink in sinks:
+            sink.check()
+    except ValueError as e:
+        _fail(str(e))
+    return sinks
+
+
+def _log(folder: Path, sinks: list[Any]) -> bool:
+    """Log ``folder`` to each sink; a sink that fails is reported (the results stay in the folder) and the
+    others still run. True when every sink succeeded."""
+    ok = True
+    for sink in sinks:
+        try:
+            where = sink.log(folder)
+        except Exception as e:  # a tracker's own error, whatever its type: the store is already complete
+            if DEBUG:
+                raise
+            ok = False
+            line = f"{type(e).__name__}: {e}"[:MAX_MESSAGE]
+            err.print(
+                f"[red]--log-to {escape(str(sink))} failed[/red]: {escape(line)}\n"
+                f"The results are saved in {escape(str(folder))}; log them again with: "
+                f"modelcollapse log {escape(str(folder))} --to {escape(str(sink))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            err.print(f"logged to {sink.name}: {escape(where)}", highlight=False, soft_wrap=True)
+    return ok
+
+
+@app.command("log")
+def log_(
+    folder: Annotated[Path, typer.Argument(help="results folder")],
+    to: Annotated[list[str], typer.Option("--to", help="mlflow[:URI] or wandb[:DIR]; repeatable")],
+) -> None:
+    """Log a results folder (finished, partial or merged) to MLflow or Weights & Biases: a tracker run per
+    cell and workflow, the config as parameters, every metric per generation, the figures and report as
+    artifacts. Logging again replaces the folder's earlier MLflow runs."""
+    sinks = _sinks(to)
+    _results(folder, rows=False)
+    if not _log(folder, sinks):
         raise typer.Exit(1)
 
 
@@ -499,6 +564,7 @@ def reproduce(
     ] = 1.0,
     device: Annotated[str | None, typer.Option("--device", help="neural models: auto, cpu, cuda, cuda:N")] = None,
     html: Annotated[bool, typer.Option("--html", help="also write OUT/report.html (self-contained)")] = False,
+    log_to: LogTo = None,
 ) -> None:
     """Reproduce a published result: results, summary.csv (simulated vs predicted, z) and figures."""
     from modelcollapse.report.reproduce import available, worst_rows
@@ -518,6 +584,7 @@ def reproduce(
     if out is None:
         _fail("give --out DIR")
     assert out is not None
+    sinks = _sinks(log_to)
     outcome = run_reproduction(name, out, replicates, workers, scale=scale, device=device, html=html)
     console.print(f"{repros[name].title}\nclaim: {repros[name].claim}", highlight=False)
     console.print(f"{len(outcome.summary)} predicted points; worst |z| = {outcome.worst_z:.2f}", highlight=False)
@@ -530,6 +597,8 @@ def reproduce(
     console.print(f"summary: {out / 'summary.csv'}; {len(outcome.figures)} figures in {out / 'figures'}")
     if html:
         console.print(f"report: {out / 'report.html'}", highlight=False)
+    if not _log(out, sinks):
+        raise typer.Exit(1)
 
 
 @app.command()
