@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0  # the CPU build, before anything that depends on torch
-	$(BIN)/pip install --quiet -e ".[dev,torch,molecules,ray,mlflow,wandb]"
+	$(BIN)/pip install --quiet -e ".[dev,torch,molecules,ray,mlflow,wandb,datasets]"
 	$(BIN)/pip install --quiet --no-deps molsets==0.3.1  # MOSES SMILES files only (never imported)
 	touch $(STAMP)
 

@@ -147,6 +147,16 @@ class Experiment(Config):
             data = {**data, "samples_per_generation": first, "schedule": given}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _model_tokenizer(cls, data: Any) -> Any:
+        """``source.tokenizer: hf`` with a pretrained ``model`` and no ``tokenizer_path``: the model's own."""
+        source, model = (data.get(k) if isinstance(data, dict) else None for k in ("source", "model"))
+        if isinstance(source, dict) and isinstance(model, dict) and source.get("tokenizer") == "hf":
+            if source.get("tokenizer_path") is None and isinstance(model.get("model"), str):
+                return {**data, "source": {**source, "tokenizer_path": model["model"]}}
+        return data
+
     @field_validator("workflow", mode="before")
     @classmethod
     def _workflow_list(cls, v: Any) -> Any:

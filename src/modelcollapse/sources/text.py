@@ -1,13 +1,17 @@
-"""Real human-written text, as documents of word tokens.
+"""Real human-written text, as documents of tokens.
 
 Default corpus: Debian's ``fortunes`` (BSD licence; quotations of mixed origin), installed at set-up
 (``make test`` runs ``apt-get install fortunes`` where it can) and read from /usr/share/games/fortunes:
 plain files whose records are separated by lines holding ``%``. Topics of ASCII art or code are left
 out. Nothing is downloaded at run time and no text is committed. Users point ``paths`` at their own
-text files instead (records separated by ``%`` lines or blank lines).
+documents instead: text files, a text ``column`` of JSONL/CSV/Parquet files, or a Hugging Face
+``datasets`` folder (see ``sources.documents``).
 
 The held-out test documents come from other topics (files) than the training pool, so test text is
-unseen in kind as well as in instance.
+unseen in kind as well as in instance; a datasets folder's ``test`` (or ``validation``) split is held out.
+
+Tokenisers: ``words`` (lower-cased words and punctuation), ``chars``, ``bpe`` (byte-level BPE learned from the
+training documents), or ``hf``: a pretrained model's own tokenizer (``tokenizer_path``; see ``sources.hf_tokens``).
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from modelcollapse._rng import Streams, as_streams
 from modelcollapse.data import Rows
 from modelcollapse.registry import SOURCES
+from modelcollapse.sources import documents
 from modelcollapse.sources.base import SourceConfig, World
+from modelcollapse.sources.hf_tokens import HFTokens
 
 FORTUNES = Path("/usr/share/games/fortunes")
 EXCLUDED = {"art", "ascii-art", "perl", "linuxcookie", "debian", "definitions"}  # pictures, code, jargon lists
@@ -37,16 +43,11 @@ def tokenize(text: str) -> list[str]:
     return TOKEN.findall(text.lower())
 
 
-def read_records(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    parts = re.split(r"^%\s*$", text, flags=re.M) if re.search(r"^%\s*$", text, flags=re.M) else text.split("\n\n")
-    return [p.strip() for p in parts if p.strip()]
-
-
 def corpus_files(paths: tuple[str, ...] = ()) -> list[Path]:
-    """The text files of a corpus: the user's paths, or the installed fortunes topics."""
+    """The documents' files of a corpus (datasets folders kept whole): the user's paths, or the installed
+    fortunes topics."""
     if paths:
-        files = [p for q in map(Path, paths) for p in (sorted(q.iterdir()) if q.is_dir() else [q]) if p.is_file()]
+        files = documents.expand(paths)
     else:
         if not FORTUNES.is_dir():
             raise FileNotFoundError(
@@ -63,7 +64,7 @@ def corpus_files(paths: tuple[str, ...] = ()) -> list[Path]:
     return files
 
 
-TOKENIZERS = ("words", "bpe", "chars")
+TOKENIZERS = ("words", "bpe", "chars", "hf")
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,14 @@ class Corpus:
     counts: np.ndarray  # token counts of the training pool, by id
     tokenizer: str = "words"
     train_text: frozenset[str] = frozenset()  # the training documents as text (novelty of samples)
+    hf: HFTokens | None = None  # tokenizer "hf": the pretrained tokenizer and its special tokens
 
     def decode(self, ids: np.ndarray) -> str:
         """Token ids back to text (padding and anything from </s> on dropped)."""
         ids = np.asarray(ids)
         ids = ids[: np.argmax(ids <= EOS)] if (ids <= EOS).any() else ids
+        if self.hf is not None:
+            return self.hf.decode(ids)
         tokens = [self.vocab[i] for i in ids.tolist()]
         if self.tokenizer == "bpe":
             return _bpe_decoder().decode(tokens)
@@ -108,10 +112,25 @@ def _bpe(texts: list[str], vocab_size: int):  # type: ignore[no-untyped-def]
 
 
 def encode_corpus(
-    train_texts: list[str], test_texts: list[str], vocab_size: int, max_tokens: int, tokenizer: str
+    train_texts: list[str],
+    test_texts: list[str],
+    vocab_size: int,
+    max_tokens: int,
+    tokenizer: str,
+    tokenizer_path: str | None = None,
 ) -> Corpus:
-    """Tokenise documents with a vocabulary learned from the training documents only."""
-    if tokenizer == "bpe":
+    """Tokenise documents with a vocabulary learned from the training documents only (or, ``hf``, the
+    pretrained tokenizer's own)."""
+    hf = None
+    if tokenizer == "hf":
+        if tokenizer_path is None:
+            raise ValueError("source.tokenizer_path: tokenizer hf needs the folder of a pretrained tokenizer")
+        hf = HFTokens.load(tokenizer_path)
+        vocab = hf.vocab()
+
+        def encode_all(texts: list[str]) -> list[np.ndarray]:
+            return [ids[:max_tokens] for ids in hf.encode(texts)]
+    elif tokenizer == "bpe":
         tok = _bpe(train_texts, vocab_size)
         vocab = tuple(sorted(tok.get_vocab(), key=tok.get_vocab().__getitem__))
 
@@ -130,22 +149,29 @@ def encode_corpus(
     train = tuple(d for d in encode_all(train_texts) if len(d))
     test = tuple(d for d in encode_all(test_texts) if len(d))
     counts = np.bincount(np.concatenate(train), minlength=len(vocab)).astype(float)
-    return Corpus(vocab, train, test, counts, tokenizer, frozenset(train_texts))
+    return Corpus(vocab, train, test, counts, tokenizer, frozenset(train_texts), hf)
 
 
 @lru_cache(maxsize=8)
 def load_corpus(
-    paths: tuple[str, ...], vocab_size: int, max_tokens: int, test_every: int, tokenizer: str = "words"
+    paths: tuple[str, ...],
+    vocab_size: int,
+    max_tokens: int,
+    test_every: int,
+    tokenizer: str = "words",
+    column: str = "text",
+    tokenizer_path: str | None = None,
 ) -> Corpus:
-    """Documents split by file (every ``test_every``-th file is held out), tokenised by ``tokenizer``."""
-    files = corpus_files(paths)
-    docs = {f: read_records(f) for f in files}
-    test_files = set(files[test_every - 1 :: test_every]) if len(files) >= 2 else set()
+    """Documents split by file (every ``test_every``-th file is held out; a datasets folder's test split
+    instead, when it has one), tokenised by ``tokenizer``."""
+    docs = {label: d for f in corpus_files(paths) for label, d in documents.read(f, column).items()}
+    files = list(docs)
+    test_files = documents.held_out(files) or (set(files[test_every - 1 :: test_every]) if len(files) >= 2 else set())
     train = [d for f in files if f not in test_files for d in docs[f]]
     test = [d for f in files if f in test_files for d in docs[f]] or train[::10]  # in file order, not set order
     if tokenizer != "words":  # characters and BPE see the text as written, whitespace normalised
         train, test = ([" ".join(d.split()) for d in part] for part in (train, test))
-    return encode_corpus(train, test, vocab_size, max_tokens, tokenizer)
+    return encode_corpus(train, test, vocab_size, max_tokens, tokenizer, tokenizer_path)
 
 
 def pad(docs: list[np.ndarray], length: int) -> np.ndarray:
@@ -166,9 +192,19 @@ class TextSource:
     test_every: int = 5
     test_documents: int = 1000
     tokenizer: str = "words"
+    column: str = "text"
+    tokenizer_path: str | None = None
 
     def corpus(self) -> Corpus:
-        return load_corpus(self.paths, self.vocab_size, self.max_tokens, self.test_every, self.tokenizer)
+        return load_corpus(
+            self.paths,
+            self.vocab_size,
+            self.max_tokens,
+            self.test_every,
+            self.tokenizer,
+            self.column,
+            self.tokenizer_path,
+        )
 
     def world(self, batch: int, n: int, rng: Streams | np.random.Generator) -> World:
         c = self.corpus()
@@ -186,7 +222,9 @@ class TextSource:
 
 @SOURCES.register
 class TextSourceConfig(SourceConfig):
-    """Real text as documents of words: Debian's fortunes by default, or ``paths`` to your own text files."""
+    """Real text as documents of tokens: Debian's fortunes by default, or ``paths`` to your own documents (text
+    files, a ``column`` of JSONL/CSV/Parquet files, a saved ``datasets`` folder); ``tokenizer: hf`` uses the
+    pretrained tokenizer in ``tokenizer_path`` (``vocab_size`` is then the tokenizer's)."""
 
     kind: Literal["text"] = "text"
     paths: list[str] = Field(default_factory=list)
@@ -194,7 +232,16 @@ class TextSourceConfig(SourceConfig):
     max_tokens: PositiveInt = 48
     test_every: Annotated[int, Field(ge=2)] = 5
     test_documents: PositiveInt = 500
-    tokenizer: Literal["words", "bpe", "chars"] = "words"
+    tokenizer: Literal["words", "bpe", "chars", "hf"] = "words"
+    column: Annotated[str, Field(min_length=1, max_length=200)] = "text"
+    tokenizer_path: str | None = None
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("column", "tokenizer_path")
+
+    @model_validator(mode="after")
+    def _tokenizer_path(self) -> TextSourceConfig:
+        if (self.tokenizer == "hf") != (self.tokenizer_path is not None):
+            raise ValueError("tokenizer_path: give it with tokenizer hf (the pretrained tokenizer's folder), only then")
+        return self
 
     @property
     def row_bytes(self) -> int:
@@ -202,5 +249,12 @@ class TextSourceConfig(SourceConfig):
 
     def build(self) -> TextSource:
         return TextSource(
-            tuple(self.paths), self.vocab_size, self.max_tokens, self.test_every, self.test_documents, self.tokenizer
+            tuple(self.paths),
+            self.vocab_size,
+            self.max_tokens,
+            self.test_every,
+            self.test_documents,
+            self.tokenizer,
+            self.column,
+            self.tokenizer_path,
         )
