@@ -54,6 +54,10 @@ def test_ray_agrees_with_the_local_executor(tmp_path: Path) -> None:
     [
         (["--executor", "slurm"], "error: --executor: 'slurm' is not one of: inline, local, ray"),
         (["--address", "auto"], "error: --address: only the ray executor connects to a cluster; add --executor ray"),
+        (
+            ["--gpus-per-task", "1"],
+            "error: --gpus-per-task: only the ray executor schedules GPUs; add --executor ray",
+        ),
     ],
 )
 def test_bad_executor_options(tmp_path: Path, options: list[str], message: str) -> None:
@@ -62,3 +66,48 @@ def test_bad_executor_options(tmp_path: Path, options: list[str], message: str) 
     done = cli("sweep", str(config), "--out", str(tmp_path / "x"), *options)
     assert done.returncode == 2 and done.stderr.strip() == message
     assert not (tmp_path / "x").exists()
+
+
+def mixed_sweep(folder: Path) -> dict:  # type: ignore[type-arg]
+    """A sweep of a CPU cell (a Gaussian) and a neural one (a tiny GPT on characters): a zip over two fields."""
+    text = folder / "docs.txt"
+    text.write_text("\n%\n".join(f"the cat number {i} sat on the mat." for i in range(30)))
+    gpt = {"kind": "gpt", "layers": 1, "heads": 2, "width": 16, "steps": 2, "batch_size": 4, "device": "auto"}
+    source = {"kind": "text", "paths": [str(text)], "tokenizer": "chars", "vocab_size": 40, "max_tokens": 12}
+    return {
+        "name": "mixed",
+        "source": {"kind": "gaussian", "dim": 1},
+        "model": {"kind": "gaussian"},
+        "samples_per_generation": 8,
+        "workflow": ["replace", "accumulate"],
+        "generations": 2,
+        "replicates": 2,
+        "sweep": {"zip": {"source": [{"kind": "gaussian", "dim": 1}, source], "model": [{"kind": "gaussian"}, gpt]}},
+    }
+
+
+def test_a_mixed_sweep_schedules_neural_cells_on_gpus(tmp_path: Path) -> None:
+    """On a Ray instance with two (logical) GPUs, the neural cell's task asks for half a GPU and the Gaussian's
+    for none; the numbers are those of the inline run. Asking for more than a node has is refused."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed")
+    import modelcollapse as mc
+    from modelcollapse.run.loading import ConfigError, expand
+
+    raw = mixed_sweep(tmp_path)
+    inline = mc.run_experiment(raw, tmp_path / "inline", executor="inline")
+    assert inline.cells == 2 and inline.failed == 0
+    cells = {exp.model.kind: exp for _, exp in expand(raw)}
+    assert cells["gpt"].accelerated and not cells["gaussian"].accelerated
+    from modelcollapse.run.chunk import cell_key
+
+    asking = mc.load({**raw, "sweep": None, "gpus_per_task": 0.5})
+    assert asking.gpus_per_task == 0.5 and cell_key(asking) == cell_key(mc.load({**raw, "sweep": None}))  # unkeyed
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        summary = mc.run_experiment(raw, tmp_path / "ray", executor="ray", gpus_per_task=0.5)
+        assert summary.failed == 0
+        with pytest.raises(ConfigError, match=r"^gpus_per_task: a neural cell asks for 3 GPU\(s\); the Ray "):
+            mc.run_experiment(raw, tmp_path / "too-many", executor="ray", gpus_per_task=3)
+    finally:
+        ray.shutdown()
+    assert mc.open(tmp_path / "ray").frame().equals(mc.open(tmp_path / "inline").frame())

@@ -149,6 +149,10 @@ Executor = Annotated[str, typer.Option("--executor", "-e", help="where chunks ru
 Address = Annotated[
     str | None, typer.Option("--address", help="ray: the cluster to use (auto, or HOST:PORT); default: start one")
 ]
+GpusPerTask = Annotated[
+    float | None,
+    typer.Option("--gpus-per-task", min=0, help="ray: GPUs per neural cell's task (default 1 where there are GPUs)"),
+]
 LogTo = Annotated[
     list[str] | None,
     typer.Option("--log-to", help="also log to a tracker: mlflow[:URI] or wandb[:DIR] (offline); repeatable"),
@@ -170,9 +174,10 @@ def run(
     address: Address = None,
     allow_large: AllowLarge = False,
     log_to: LogTo = None,
+    gpus_per_task: GpusPerTask = None,
 ) -> None:
     """Run an experiment (all sweep cells and workflows) and print the summary table."""
-    _run(config, out, set_, quiet, workers, device, executor, address, allow_large, log_to)
+    _run(config, out, set_, quiet, workers, device, executor, address, allow_large, log_to, gpus_per_task)
 
 
 app.command("sweep", help="Run every cell of the config's sweep grid (the same command as run).")(run)
@@ -189,6 +194,7 @@ def _run(
     address: str | None,
     allow_large: bool,
     log_to: list[str] | None = None,
+    gpus_per_task: float | None = None,
 ) -> None:
     from modelcollapse.run import plan
     from modelcollapse.run.executors import EXECUTORS
@@ -198,6 +204,8 @@ def _run(
         _fail(f"--executor: {executor!r} is not one of: {', '.join(EXECUTORS)}")
     if address and executor != "ray":
         _fail("--address: only the ray executor connects to a cluster; add --executor ray")
+    if gpus_per_task is not None and executor != "ray":
+        _fail("--gpus-per-task: only the ray executor schedules GPUs; add --executor ray")
     try:
         raw = apply_overrides(read_yaml(config), [*(set_ or []), *([f"model.device={device}"] if device else [])])
         plan.check(expand(raw), allow_large)  # validate everything before a folder is touched
@@ -205,7 +213,13 @@ def _run(
         _fail(str(e))
     sinks = _sinks(log_to)
     _writable_folder("--out", out)
-    options: dict[str, Any] = {"workers": workers, "executor": executor, "address": address, "allow_large": allow_large}
+    options: dict[str, Any] = {
+        "workers": workers,
+        "executor": executor,
+        "address": address,
+        "allow_large": allow_large,
+        "gpus_per_task": gpus_per_task,
+    }
     if quiet:
         summary = run_experiment(raw, out, **options)
     else:

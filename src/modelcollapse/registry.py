@@ -55,17 +55,21 @@ class Config(BaseModel):
     # Fields added after results existed: left out of a dump at their default, so that the hashes keying
     # every stored cell and random stream (a hash of the dump) stay those of the configs without them.
     quiet_defaults: ClassVar[tuple[str, ...]] = ()
+    # Fields about where the work runs, not what it computes (the GPUs a Ray task asks for): never dumped,
+    # so they key no cell or stream, and moving a config to a cluster keeps its results.
+    unkeyed: ClassVar[tuple[str, ...]] = ()
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
-        if not self.quiet_defaults or not isinstance(data, dict):
+        if not (self.quiet_defaults or self.unkeyed) or not isinstance(data, dict):
             return data
         fields = type(self).model_fields
         return {
             k: v
             for k, v in data.items()
-            if k not in self.quiet_defaults or getattr(self, k) != fields[k].get_default(call_default_factory=True)
+            if k not in self.unkeyed
+            and (k not in self.quiet_defaults or getattr(self, k) != fields[k].get_default(call_default_factory=True))
         }
 
     @field_validator("*", mode="before")

@@ -118,11 +118,13 @@ class Experiment(Config):
     selection: list[StageField] = Field(default_factory=list)  # stages screening each synthetic batch, in order
     selection_mode: Mode = "oversample"  # oversample: sizes hold; survivors: sizes count what passes
     downstream: DownstreamField | None = None  # a classifier trained on every generation's data
+    gpus_per_task: Annotated[float, Field(ge=0, le=1024)] | None = None  # Ray: GPUs of a neural cell's task
     schedule: list[PositiveInt] | str | dict[str, Any] | None = None  # n_t; set by a non-integer samples_per_generation
     metrics: list[str] | None = None
     sweep: dict[str, Any] | None = None  # expanded by run.loading.expand: lists, and zip groups
     grid: dict[str, Any] | None = None  # a real-synthetic grid, expanded by run.loading.expand
     quiet_defaults: ClassVar[tuple[str, ...]] = ("selection", "selection_mode", "downstream", "schedule")
+    unkeyed: ClassVar[tuple[str, ...]] = ("gpus_per_task",)
     _family: Family | None = PrivateAttr(default=None)
     _workflows: dict[str, Workflow] = PrivateAttr(default_factory=dict)
     _sizes: np.ndarray | None = PrivateAttr(default=None)  # the schedule's n_t, evaluated once
@@ -286,6 +288,11 @@ class Experiment(Config):
         copy = super().model_copy(update=update, deep=deep)
         copy._family, copy._workflows, copy._sizes = None, {}, None
         return copy
+
+    @property
+    def accelerated(self) -> bool:
+        """A neural model that may run on a GPU (its device is not ``cpu``)."""
+        return getattr(self.model, "device", "cpu") != "cpu"
 
     def family(self) -> Family:
         """The model family, built once per experiment (it may read the source, e.g. a vocabulary)."""

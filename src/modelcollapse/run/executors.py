@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from modelcollapse.run.chunk import run_block
+from modelcollapse.run.loading import ConfigError
 
 Values = dict[str, dict[str, np.ndarray]]
 Result = tuple[Any, Values | str, float]  # (chunk, values or the error it raised, seconds)
@@ -94,12 +95,12 @@ def _cost(chunk: Any) -> float:
     return exp.samples_per_generation * (exp.source.row_bytes / 8) ** 2 * exp.generations
 
 
-def inline(chunks: list[Any], workers: int = 1, address: str | None = None) -> Results:
+def inline(chunks: list[Any], workers: int = 1, address: str | None = None, gpus: float | None = None) -> Results:
     for c in chunks:
         yield c, *compute(c)
 
 
-def local(chunks: list[Any], workers: int = 1, address: str | None = None) -> Results:
+def local(chunks: list[Any], workers: int = 1, address: str | None = None, gpus: float | None = None) -> Results:
     """A pool of ``workers`` spawned processes (inline for one worker or one chunk)."""
     if workers <= 1 or len(chunks) <= 1:
         yield from inline(chunks)
@@ -133,9 +134,31 @@ def _ray_compute(chunk: Any) -> tuple[Values | str, float]:
     return compute(chunk)
 
 
-def ray(chunks: list[Any], workers: int = 1, address: str | None = None) -> Results:
-    """Ray tasks of one CPU each: on the cluster at ``address`` (``auto``: the one this machine
-    belongs to), or on a local Ray instance of ``workers`` CPUs started for this run."""
+def gpus_for(chunk: Any, gpus: float | None, cluster_gpus: float) -> float:
+    """The GPUs a chunk's Ray task asks for: none for a cell that runs on CPUs (every non-neural family,
+    a neural one on ``device: cpu``); else ``gpus`` (``--gpus-per-task``), else the config's
+    ``gpus_per_task``, else one GPU where the cluster's nodes have any.
+
+    >>> from types import SimpleNamespace as Chunk, SimpleNamespace as Exp
+    >>> gpu_cell = Chunk(exp=Exp(accelerated=True, gpus_per_task=None))
+    >>> gpus_for(gpu_cell, None, 8), gpus_for(gpu_cell, 0.5, 8), gpus_for(gpu_cell, None, 0)
+    (1.0, 0.5, 0.0)
+    >>> gpus_for(Chunk(exp=Exp(accelerated=False, gpus_per_task=None)), 0.5, 8)
+    0.0
+    """
+    if not chunk.exp.accelerated:
+        return 0.0
+    for asked in (gpus, chunk.exp.gpus_per_task):
+        if asked is not None:
+            return float(asked)
+    return 1.0 if cluster_gpus > 0 else 0.0
+
+
+def ray(chunks: list[Any], workers: int = 1, address: str | None = None, gpus: float | None = None) -> Results:
+    """Ray tasks of one CPU each, and a neural cell's GPUs (:func:`gpus_for`): on the cluster at ``address``
+    (``auto``: the one this machine belongs to), or on a local Ray instance of ``workers`` CPUs (and this
+    machine's GPUs) started for this run. A task asking for GPUs sees only its own (Ray sets
+    ``CUDA_VISIBLE_DEVICES``), so ``device: auto`` lands on it."""
     try:
         import ray as ray_
     except ImportError as err:
@@ -151,7 +174,15 @@ def ray(chunks: list[Any], workers: int = 1, address: str | None = None) -> Resu
                 else:
                     ray_.init(num_cpus=workers, **options)
         task = ray_.remote(num_cpus=1)(_ray_compute)
-        pending = {task.remote(c): c for c in sorted(chunks, key=_cost, reverse=True)}
+        node_gpus = max((float(n["Resources"].get("GPU", 0)) for n in ray_.nodes() if n["Alive"]), default=0.0)
+        asked = {id(c): gpus_for(c, gpus, node_gpus) for c in chunks}
+        if max(asked.values(), default=0.0) > node_gpus:  # Ray would wait for it forever
+            raise ConfigError(
+                f"gpus_per_task: a neural cell asks for {max(asked.values()):g} GPU(s); "
+                f"the Ray cluster's largest node has {node_gpus:g}"
+            )
+        order = sorted(chunks, key=_cost, reverse=True)
+        pending = {task.options(num_gpus=asked[id(c)]).remote(c): c for c in order}
         while pending:
             done, _ = ray_.wait(list(pending), num_returns=1)
             chunk = pending.pop(done[0])

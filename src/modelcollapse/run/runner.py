@@ -75,6 +75,7 @@ def run(
     address: str | None = None,
     allow_large: bool = False,
     bundle: Identity | None = None,
+    gpus_per_task: float | None = None,
 ) -> RunSummary:
     """Run (or resume) the experiment described by the raw config mapping into folder ``out``.
 
@@ -82,9 +83,10 @@ def run(
     limits) and the folder checked to hold this experiment or nothing (``bundle``: the experiments of a
     reproduction, which share a folder) before anything is written. ``executor`` is ``inline``, ``local``
     (``workers`` processes) or ``ray`` (a Ray cluster at ``address``, or a local one); the numbers are the
-    same whatever the executor and the number of workers. Models registered with :func:`register_model`
-    live in this process only, so they always run inline. Ctrl-C raises :class:`Interrupted` once the
-    chunks already computed are saved.
+    same whatever the executor and the number of workers. On Ray, a neural cell's task asks for
+    ``gpus_per_task`` GPUs (default: the config's, else one on a cluster with GPUs). Models registered
+    with :func:`register_model` live in this process only, so they always run inline. Ctrl-C raises
+    :class:`Interrupted` once the chunks already computed are saved.
     """
     cells = expand(raw)
     plan.check(cells, allow_large)
@@ -116,7 +118,7 @@ def run(
         total = len(todo) + skipped
         if any(not c.exp.portable for c in todo):  # kinds registered in this process alone
             executor = "inline"
-        results = executors.executor(executor)(todo, workers, address)
+        results = executors.executor(executor)(todo, workers, address, gpus_per_task)
         failed = 0
         left = Counter(c.key for c in todo)  # chunks still to do, per unfinished cell
         gens_total = sum(c.exp.generations * len(c.exp.workflow) * c.keep for c in todo)
