@@ -88,14 +88,15 @@ def mixed_sweep(folder: Path) -> dict:  # type: ignore[type-arg]
 
 def test_a_mixed_sweep_schedules_neural_cells_on_gpus(tmp_path: Path) -> None:
     """On a Ray instance with two (logical) GPUs, the neural cell's task asks for half a GPU and the Gaussian's
-    for none; the numbers are those of the inline run. Asking for more than a node has is refused."""
+    for none; the numbers are those of the local process pool (workers, like Ray's, run PyTorch on one thread:
+    its CPU reductions round by thread count). Asking for more than a node has is refused."""
     ray = pytest.importorskip("ray", reason="Ray is not installed")
     import modelcollapse as mc
     from modelcollapse.run.loading import ConfigError, expand
 
     raw = mixed_sweep(tmp_path)
-    inline = mc.run_experiment(raw, tmp_path / "inline", executor="inline")
-    assert inline.cells == 2 and inline.failed == 0
+    local = mc.run_experiment(raw, tmp_path / "local", executor="local", workers=2)
+    assert local.cells == 2 and local.failed == 0
     cells = {exp.model.kind: exp for _, exp in expand(raw)}
     assert cells["gpt"].accelerated and not cells["gaussian"].accelerated
     from modelcollapse.run.chunk import cell_key
@@ -110,4 +111,4 @@ def test_a_mixed_sweep_schedules_neural_cells_on_gpus(tmp_path: Path) -> None:
             mc.run_experiment(raw, tmp_path / "too-many", executor="ray", gpus_per_task=3)
     finally:
         ray.shutdown()
-    assert mc.open(tmp_path / "ray").frame().equals(mc.open(tmp_path / "inline").frame())
+    assert mc.open(tmp_path / "ray").frame().equals(mc.open(tmp_path / "local").frame())
