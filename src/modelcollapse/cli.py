@@ -244,10 +244,11 @@ def _run(
         f"{summary.failed} failed, {summary.rows} rows in {summary.seconds:.1f} s -> {out}",
         highlight=False,
     )
-    if summary.failed < summary.chunks_run + summary.chunks_skipped:  # else nothing to show; the errors say why
+    some = summary.failed < summary.chunks_run + summary.chunks_skipped  # else nothing to show; the errors say why
+    if some:
         _show(out, None, None, limit=RUN_TABLES)
     _after_run(out)
-    if sinks:
+    if sinks and some:
         from modelcollapse.report.figures import plot_folder
         from modelcollapse.report.grid import grid_figures
 
@@ -258,12 +259,12 @@ def _run(
         raise typer.Exit(1)
 
 
-def _sinks(specs: list[str] | None) -> list[Any]:
+def _sinks(specs: list[str] | None, option: str = "--log-to") -> list[Any]:
     """``--log-to`` parsed and its packages checked, before any work starts."""
     from modelcollapse.trackers import parse
 
     try:
-        sinks = [parse(spec) for spec in specs or []]
+        sinks = [parse(spec, option) for spec in specs or []]
         for sink in sinks:
             sink.check()
     except ValueError as e:
@@ -303,7 +304,7 @@ def log_(
     """Log a results folder (finished, partial or merged) to MLflow or Weights & Biases: a tracker run per
     cell and workflow, the config as parameters, every metric per generation, the figures and report as
     artifacts. Logging again replaces the folder's earlier MLflow runs."""
-    sinks = _sinks(to)
+    sinks = _sinks(to, "--to")
     _results(folder, rows=False)
     if not _log(folder, sinks):
         raise typer.Exit(1)

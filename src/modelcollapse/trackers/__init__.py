@@ -44,7 +44,7 @@ class Sink:
         return str(module.log(Path(folder), self.where))
 
 
-def parse(spec: str) -> Sink:
+def parse(spec: str, option: str = "--log-to") -> Sink:
     """``mlflow``, ``mlflow:URI``, ``wandb`` or ``wandb:DIR``.
 
     >>> parse("mlflow:sqlite:///runs.db")
@@ -56,5 +56,5 @@ def parse(spec: str) -> Sink:
     """
     name, _, where = spec.partition(":")
     if name not in SINKS:
-        raise ValueError(f"--log-to: {name[:40]!r} is not one of: {', '.join(SINKS)} (optionally NAME:WHERE)")
+        raise ValueError(f"{option}: {name[:40]!r} is not one of: {', '.join(SINKS)} (optionally NAME:WHERE)")
     return Sink(name, where or None)
