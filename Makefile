@@ -40,8 +40,10 @@ demo: $(STAMP)
 	$(BIN)/modelcollapse run src/modelcollapse/configs/demo-linear-regression.yaml --out results/demo/linear-regression
 	$(BIN)/modelcollapse run src/modelcollapse/configs/demo-gaussian.yaml --out results/demo/gaussian
 
+# Tests run on every core (pytest-xdist), one BLAS/OpenMP/PyTorch thread each so the workers do not
+# oversubscribe them; `.venv/bin/pytest` alone runs them in one process.
 test: $(STAMP) corpus browser
-	$(BIN)/pytest
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benches
