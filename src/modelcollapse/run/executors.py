@@ -134,7 +134,7 @@ def _ray_compute(chunk: Any) -> tuple[Values | str, float]:
     return compute(chunk)
 
 
-def gpus_for(chunk: Any, gpus: float | None, cluster_gpus: float) -> float:
+def gpus_for(chunk: Any, gpus: float | None, node_gpus: float) -> float:
     """The GPUs a chunk's Ray task asks for: none for a cell that runs on CPUs (every non-neural family,
     a neural one on ``device: cpu``); else ``gpus`` (``--gpus-per-task``), else the config's
     ``gpus_per_task``, else one GPU where the cluster's nodes have any.
@@ -151,7 +151,7 @@ def gpus_for(chunk: Any, gpus: float | None, cluster_gpus: float) -> float:
     for asked in (gpus, chunk.exp.gpus_per_task):
         if asked is not None:
             return float(asked)
-    return 1.0 if cluster_gpus > 0 else 0.0
+    return 1.0 if node_gpus > 0 else 0.0
 
 
 def ray(chunks: list[Any], workers: int = 1, address: str | None = None, gpus: float | None = None) -> Results:
@@ -176,9 +176,10 @@ def ray(chunks: list[Any], workers: int = 1, address: str | None = None, gpus: f
         task = ray_.remote(num_cpus=1)(_ray_compute)
         node_gpus = max((float(n["Resources"].get("GPU", 0)) for n in ray_.nodes() if n["Alive"]), default=0.0)
         asked = {id(c): gpus_for(c, gpus, node_gpus) for c in chunks}
-        if max(asked.values(), default=0.0) > node_gpus:  # Ray would wait for it forever
+        most = max(asked.values(), default=0.0)
+        if most > node_gpus:  # Ray would wait for it forever
             raise ConfigError(
-                f"gpus_per_task: a neural cell asks for {max(asked.values()):g} GPU(s); "
+                f"gpus_per_task: a neural cell asks for {most:g} GPU(s); "
                 f"the Ray cluster's largest node has {node_gpus:g}"
             )
         order = sorted(chunks, key=_cost, reverse=True)

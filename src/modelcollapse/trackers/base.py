@@ -44,35 +44,39 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-def folder_id(folder: Path) -> str:
-    """The identity of what the folder holds (its experiments' fields), so a relog finds its earlier runs."""
+@dataclass(frozen=True)
+class Snapshot:
+    """What a sink logs of a folder, read in one pass: ``ident`` (what the folder holds, so that a relog
+    finds its earlier runs), the runs, and the report files."""
+
+    ident: str
+    runs: list[TrackedRun]
+    files: list[Path]
+
+
+def read(folder: Path) -> Snapshot:
+    """Every (cell, workflow) of the folder, in experiment and sweep order, with the folder's files."""
     with Store.open(folder, read_only=True) as store:
         identity = store.identity()
-    return identity.hash if identity is not None else stable_hash(str(folder.resolve()))
-
-
-def tracked_runs(folder: Path) -> list[TrackedRun]:
-    """Every (cell, workflow) of the folder, in experiment and sweep order."""
-    with Store.open(folder, read_only=True) as store:
         cells = store.con.execute("SELECT config_hash, experiment, sweep, config FROM cells").fetchall()
         stats = store.summary().to_dict("records")
-    steps: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
+    ident = identity.hash if identity is not None else stable_hash(str(folder.resolve()))
+    steps: dict[str, dict[str, dict[int, dict[str, float]]]] = {}  # cell -> workflow -> generation -> values
     for r in stats:
-        values = steps.setdefault((r["config_hash"], r["workflow"]), {}).setdefault(int(r["generation"]), {})
+        values = steps.setdefault(r["config_hash"], {}).setdefault(r["workflow"], {})
+        at = values.setdefault(int(r["generation"]), {})
         for name, value in ((r["metric"], r["mean"]), (f"se/{r['metric']}", r["se"])):
             if value is not None and math.isfinite(value):  # a tracker's chart has no NaN
-                values[str(name)] = float(value)
-    ident = folder_id(folder)
+                at[str(name)] = float(value)
     runs = []
     for key, experiment, sweep, config in sorted(cells, key=lambda c: (c[1], c[2])):
         setting = ", ".join(f"{k}={v}" for k, v in json.loads(sweep).items())
-        for (cell, workflow), series in steps.items():
-            if cell == key:
-                params = {**flatten(json.loads(config)), "workflow": workflow, "config_hash": key}
-                name = workflow + (f" [{setting}]" if setting else "")
-                run_id = stable_hash([ident, key, workflow])
-                runs.append(TrackedRun(experiment, name, run_id, params, dict(sorted(series.items()))))
-    return runs
+        for workflow, series in steps.get(key, {}).items():
+            params = {**flatten(json.loads(config)), "workflow": workflow, "config_hash": key}
+            name = workflow + (f" [{setting}]" if setting else "")
+            run_id = stable_hash([ident, key, workflow])
+            runs.append(TrackedRun(experiment, name, run_id, params, dict(sorted(series.items()))))
+    return Snapshot(ident, runs, artifacts(folder))
 
 
 def artifacts(folder: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from modelcollapse.trackers.base import TrackedRun, artifacts, folder_id, tracked_runs
+from modelcollapse.trackers.base import TrackedRun, read
 
 TAG = "modelcollapse.folder"
 BATCH = 1000  # MLflow's limit on metrics per log_batch call (100 for parameters)
@@ -51,7 +51,8 @@ def log(folder: Path, uri: str | None = None) -> str:
     from mlflow.tracking import MlflowClient
 
     uri = uri or default_uri(folder)
-    ident, runs, files = folder_id(folder), tracked_runs(folder), artifacts(folder)
+    snap = read(folder)
+    ident, runs, files = snap.ident, snap.runs, snap.files
     with _quiet():
         client = MlflowClient(uri)
         for name, group in groupby(runs, key=lambda r: r.experiment):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from modelcollapse._rng import stable_hash
-from modelcollapse.trackers.base import artifacts, folder_id, tracked_runs
+from modelcollapse.trackers.base import read
 
 
 def log(folder: Path, directory: str | None = None) -> str:
@@ -30,7 +30,8 @@ def log(folder: Path, directory: str | None = None) -> str:
         # no console capture or system metrics: the runs are logged after the fact, from the store
         "settings": wandb.Settings(console="off", x_disable_stats=True, save_code=False, silent=True),
     }
-    ident, runs, files = folder_id(folder), tracked_runs(folder), artifacts(folder)
+    snap = read(folder)
+    ident, runs, files = snap.ident, snap.runs, snap.files
     for name, group in groupby(runs, key=lambda r: r.experiment):
         report = wandb.init(
             name=f"{name}: results folder",
